@@ -1,0 +1,4 @@
+//! Library half of the `orchestrator` binary: everything but argument
+//! parsing, so integration tests can drive each stage directly.
+
+pub mod spec;

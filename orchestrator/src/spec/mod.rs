@@ -1,0 +1,5 @@
+//! The stack file: parsing, validation and the typed stack they produce.
+
+mod model;
+
+pub use model::*;
