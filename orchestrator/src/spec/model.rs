@@ -37,6 +37,12 @@ pub struct BuildStep {
     /// Variables added to the orchestrator's own environment.
     pub env: BTreeMap<String, String>,
     pub workdir: PathBuf,
+    /// Glob patterns, relative to `workdir`, of the files the step reads.
+    /// The step is skipped when their content hash matches the one recorded
+    /// after its last successful run and every output exists.
+    pub inputs: Vec<String>,
+    /// Files the step produces, absolute.
+    pub outputs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
