@@ -1,4 +1,6 @@
 //! Library half of the `orchestrator` binary: everything but argument
 //! parsing, so integration tests can drive each stage directly.
 
+pub mod labels;
+pub mod plan;
 pub mod spec;
