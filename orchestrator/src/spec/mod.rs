@@ -1,5 +1,135 @@
 //! The stack file: parsing, validation and the typed stack they produce.
+//!
+//! [`parse`] turns the text into a [`Stack`] without touching the file system
+//! or Docker, and [`load`] also reads the file and checks that the build
+//! contexts, Dockerfiles and ignore files it names exist. Both report every
+//! problem they find with its line and column, in one [`SpecError`].
 
+mod container;
+mod convert;
+mod error;
 mod model;
+mod names;
+mod order;
+mod paths;
+mod raw;
+mod units;
 
+use std::path::Path;
+
+pub use container::{
+    DEFAULT_MEMORY_BYTES, DEFAULT_ONE_SHOT_TIMEOUT, DEFAULT_PIDS_LIMIT, DEFAULT_USER,
+};
+pub use error::{Diagnostic, SpecError};
 pub use model::*;
+pub use units::{parse_duration, parse_size};
+
+use convert::{convert_stack, Converter};
+use error::Diagnostics;
+use paths::{normalize, PathKind, RequiredPath};
+use raw::RawStack;
+
+/// Reads and validates the stack file at `path`, including the existence of
+/// the paths it names.
+pub fn load(path: &Path) -> Result<Stack, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (stack, required_paths) = parse_and_collect(&text, path)?;
+
+    let mut diagnostics = Diagnostics::new(&text);
+    for required in &required_paths {
+        check_required_path(required, &mut diagnostics);
+    }
+    if !diagnostics.is_empty() {
+        return Err(SpecError::Invalid {
+            file: path.to_path_buf(),
+            diagnostics: diagnostics.into_sorted(),
+        });
+    }
+    Ok(stack)
+}
+
+/// Validates the text of a stack file. `path` locates the file: relative
+/// paths in it resolve against its directory, and errors name it. The file
+/// system is not read.
+pub fn parse(text: &str, path: &Path) -> Result<Stack, SpecError> {
+    parse_and_collect(text, path).map(|(stack, _)| stack)
+}
+
+fn parse_and_collect(text: &str, path: &Path) -> Result<(Stack, Vec<RequiredPath>), SpecError> {
+    let invalid = |diagnostics: Diagnostics<'_>| SpecError::Invalid {
+        file: path.to_path_buf(),
+        diagnostics: diagnostics.into_sorted(),
+    };
+
+    let raw: RawStack = match toml::from_str(text) {
+        Ok(raw) => raw,
+        Err(error) => {
+            let mut diagnostics = Diagnostics::new(text);
+            let message = error.message().trim_end().to_string();
+            let help = help_for_toml_error(&message);
+            diagnostics.push(error.span().unwrap_or(0..0), message, help);
+            return Err(invalid(diagnostics));
+        }
+    };
+
+    let file = absolute(path);
+    let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut converter = Converter {
+        dir,
+        diagnostics: Diagnostics::new(text),
+        required_paths: Vec::new(),
+        published_ports: Vec::new(),
+    };
+    let mut stack = convert_stack(&raw, &mut converter);
+    if !converter.diagnostics.is_empty() {
+        return Err(invalid(converter.diagnostics));
+    }
+    stack.file = file;
+    Ok((stack, converter.required_paths))
+}
+
+/// Makes `path` absolute against the working directory. This is the only
+/// use of the working directory: everything inside the file resolves against
+/// the file's own directory.
+fn absolute(path: &Path) -> std::path::PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    normalize(&absolute)
+}
+
+/// Suggests a fix for a syntax or type error reported by the TOML parser.
+fn help_for_toml_error(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        "remove the key or correct its spelling; docs/stack-file.md lists every key".to_string()
+    } else if message.starts_with("missing field") {
+        "add the key; docs/stack-file.md lists the required keys".to_string()
+    } else if message.starts_with("invalid type") {
+        "change the value to the expected type".to_string()
+    } else {
+        "fix the TOML syntax at this position".to_string()
+    }
+}
+
+fn check_required_path(required: &RequiredPath, diagnostics: &mut Diagnostics<'_>) {
+    let metadata = std::fs::metadata(&required.path);
+    let (expected, found) = match required.kind {
+        PathKind::Directory => ("directory", metadata.as_ref().is_ok_and(|m| m.is_dir())),
+        PathKind::File => ("file", metadata.as_ref().is_ok_and(|m| m.is_file())),
+    };
+    if !found {
+        diagnostics.push(
+            required.span.clone(),
+            format!(
+                "`{}` names {}, which is not an existing {expected}",
+                required.key,
+                required.path.display()
+            ),
+            "fix the path; relative paths resolve against the directory of the stack file",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
