@@ -1,0 +1,187 @@
+//! Prometheus metrics served at `GET /metrics`.
+//!
+//! Each [`Metrics`] has its own registry, so tests that build several
+//! services in one process do not share counters.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Latency buckets in seconds, from 50 µs to 1 s: a prediction takes
+/// microseconds, so the default Prometheus buckets (from 5 ms) would put
+/// every request in the first one.
+const LATENCY_BUCKETS: [f64; 13] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// Route labels; any other path is counted as `unmatched`, so that clients
+/// cannot create new label values.
+const ROUTES: [&str; 6] = [
+    "/",
+    "/livez",
+    "/predict",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+];
+
+/// The service's counters, histogram and gauges.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    model_info: IntGaugeVec,
+    model_loaded: IntGauge,
+    reloads: IntCounterVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests by route, method and status code.",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("the metric options are valid");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time from request to response, by route.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+            &["route"],
+        )
+        .expect("the metric options are valid");
+        let model_info = IntGaugeVec::new(
+            Opts::new("model_info", "1 for the version of the model being served."),
+            &["version"],
+        )
+        .expect("the metric options are valid");
+        let model_loaded =
+            IntGauge::new("model_loaded", "1 when a valid model is serving, else 0.")
+                .expect("the metric options are valid");
+        let reloads = IntCounterVec::new(
+            Opts::new(
+                "model_reloads_total",
+                "Model file loads by outcome: installed or rejected.",
+            ),
+            &["outcome"],
+        )
+        .expect("the metric options are valid");
+
+        let registry = Registry::new();
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(model_info.clone()),
+            Box::new(model_loaded.clone()),
+            Box::new(reloads.clone()),
+        ] {
+            registry
+                .register(collector)
+                .expect("each metric name is registered once");
+        }
+        Metrics {
+            registry,
+            requests,
+            latency,
+            model_info,
+            model_loaded,
+            reloads,
+        }
+    }
+
+    /// Counts one finished request and its latency.
+    pub fn observe_request(&self, path: &str, method: &str, status: u16, seconds: f64) {
+        let route = route_label(path);
+        let status_buffer = itoa_status(status);
+        let status = std::str::from_utf8(&status_buffer).unwrap_or("0");
+        self.requests
+            .with_label_values(&[route, method, status])
+            .inc();
+        self.latency.with_label_values(&[route]).observe(seconds);
+    }
+
+    /// Sets the served model version, or none.
+    pub fn set_model(&self, version: Option<&str>) {
+        self.model_info.reset();
+        match version {
+            Some(version) => {
+                self.model_info.with_label_values(&[version]).set(1);
+                self.model_loaded.set(1);
+            }
+            None => self.model_loaded.set(0),
+        }
+    }
+
+    /// Counts one load of the model file with its `outcome`.
+    pub fn record_reload(&self, outcome: &str) {
+        self.reloads.with_label_values(&[outcome]).inc();
+    }
+
+    /// Renders every metric in the Prometheus text format.
+    pub fn render(&self) -> Vec<u8> {
+        let mut buffer = Vec::with_capacity(4096);
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("writing to a Vec cannot fail");
+        buffer
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Maps a request path to one of [`ROUTES`] or `unmatched`.
+fn route_label(path: &str) -> &'static str {
+    if path == "/docs" || path.starts_with("/docs/") {
+        return "/docs";
+    }
+    ROUTES
+        .iter()
+        .find(|route| **route == path)
+        .copied()
+        .unwrap_or("unmatched")
+}
+
+/// Formats a 3-digit status code without allocating.
+fn itoa_status(status: u16) -> [u8; 3] {
+    let status = status.min(999);
+    [
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_paths_share_one_label() {
+        assert_eq!(route_label("/predict"), "/predict");
+        assert_eq!(route_label("/docs/index.html"), "/docs");
+        assert_eq!(route_label("/nope/1"), "unmatched");
+    }
+
+    #[test]
+    fn request_counter_is_rendered() {
+        let metrics = Metrics::new();
+        metrics.observe_request("/predict", "POST", 422, 0.0002);
+        metrics.set_model(Some("0123456789ab"));
+        let text = String::from_utf8(metrics.render()).unwrap();
+        assert!(
+            text.contains(r#"http_requests_total{method="POST",route="/predict",status="422"} 1"#)
+        );
+        assert!(text.contains(r#"model_info{version="0123456789ab"} 1"#));
+        assert!(text.contains("model_loaded 1"));
+    }
+}

@@ -1,0 +1,179 @@
+//! `POST /predict`: the checks of one request, in order (content type, body
+//! size, model availability, fields), then scoring and the response.
+
+use bytes::Bytes;
+use serde::Serialize;
+use utoipa::ToSchema;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+
+use crate::body::{self, BodyError};
+use crate::model_slot::{LoadedModel, Serving};
+use crate::problem;
+use crate::request::{self, FieldError, Location, Payload, RequestError};
+use crate::routes::AppState;
+
+/// Name of the response header that carries the model version.
+pub const MODEL_VERSION_HEADER: &str = "x-model-version";
+
+/// The outcome for one feature vector.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PredictionBody<'a> {
+    /// Index of the most probable class.
+    #[schema(example = 0)]
+    pub prediction: usize,
+    /// Name of that class.
+    #[schema(example = "setosa")]
+    pub label: &'a str,
+    /// Probability of each class, in class-index order.
+    pub probabilities: Vec<f64>,
+}
+
+/// The response to a single object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SingleResponse<'a> {
+    #[serde(flatten)]
+    pub result: PredictionBody<'a>,
+    /// Version of the model that computed the prediction.
+    #[schema(example = "3f2a9c1d04be")]
+    pub model_version: &'a str,
+}
+
+/// The response to a batch, in request order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResponse<'a> {
+    pub predictions: Vec<PredictionBody<'a>>,
+    /// Version of the model that computed the predictions.
+    #[schema(example = "3f2a9c1d04be")]
+    pub model_version: &'a str,
+}
+
+/// Handles one `POST /predict` request; every outcome is a response.
+pub async fn handle<S, B>(
+    state: AppState,
+    content_type: Option<HeaderValue>,
+    content_length: Option<u64>,
+    stream: S,
+) -> Result<Response, std::convert::Infallible>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: bytes::Buf,
+{
+    if !body::is_json_content_type(content_type.as_ref()) {
+        return Ok(problem::message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the request body must be JSON; send Content-Type: application/json",
+        ));
+    }
+    let body = match body::read_limited(stream, content_length, state.limits.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => return Ok(body_error(error)),
+    };
+    let loaded = match &*state.slot.snapshot() {
+        Serving::Ready(model) => std::sync::Arc::clone(model),
+        Serving::Unavailable(unavailable) => return Ok(problem::unavailable(unavailable)),
+    };
+    Ok(predict_body(&loaded, &body, state.limits.max_batch))
+}
+
+fn body_error(error: BodyError) -> Response {
+    match error {
+        BodyError::TooLarge { limit } => problem::message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the request body is larger than the limit of {limit} bytes; send fewer rows per request"),
+        ),
+        BodyError::Interrupted => problem::message(
+            StatusCode::BAD_REQUEST,
+            "the connection failed while the request body was being read",
+        ),
+    }
+}
+
+/// Parses, validates and scores `body` with `loaded`.
+pub fn predict_body(loaded: &LoadedModel, body: &Bytes, max_batch: usize) -> Response {
+    let model = &loaded.model;
+    let payload = match request::parse(body, model.feature_names(), max_batch) {
+        Ok(payload) => payload,
+        Err(RequestError::Malformed(reason)) => {
+            tracing::debug!(%reason, "rejected a request body that is not JSON");
+            return problem::message(
+                StatusCode::BAD_REQUEST,
+                &format!("the request body is not valid JSON: {reason}"),
+            );
+        }
+        Err(RequestError::Invalid(errors)) => {
+            tracing::debug!(
+                count = errors.len(),
+                "rejected a request with invalid fields"
+            );
+            return problem::field_errors(&errors);
+        }
+    };
+
+    let mut response = match payload {
+        Payload::Single(features) => match score(loaded, &features, &[]) {
+            Ok(result) => {
+                let body = SingleResponse {
+                    result,
+                    model_version: loaded.version(),
+                };
+                problem::json(StatusCode::OK, &body)
+            }
+            Err(error) => problem::field_errors(&[error]),
+        },
+        Payload::Batch(rows) => score_batch(loaded, &rows),
+    };
+    response
+        .headers_mut()
+        .insert(MODEL_VERSION_HEADER, loaded.version_header.clone());
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn score_batch(loaded: &LoadedModel, rows: &[Vec<f64>]) -> Response {
+    let mut predictions = Vec::with_capacity(rows.len());
+    let mut errors = Vec::new();
+    for (index, features) in rows.iter().enumerate() {
+        match score(loaded, features, &[Location::Index(index)]) {
+            Ok(result) => predictions.push(result),
+            Err(error) => errors.push(error),
+        }
+    }
+    if !errors.is_empty() {
+        return problem::field_errors(&errors);
+    }
+    let body = BatchResponse {
+        predictions,
+        model_version: loaded.version(),
+    };
+    problem::json(StatusCode::OK, &body)
+}
+
+/// Scores one validated feature vector. The model rejects only values so
+/// large that a class score overflows; that is the client's input, so it is
+/// reported as a field error on the whole object.
+fn score<'a>(
+    loaded: &'a LoadedModel,
+    features: &[f64],
+    prefix: &[Location],
+) -> Result<PredictionBody<'a>, FieldError> {
+    let model = &loaded.model;
+    match model.predict(features) {
+        Ok(prediction) => Ok(PredictionBody {
+            prediction: prediction.class_index,
+            label: model.class_name(prediction.class_index).unwrap_or_default(),
+            probabilities: prediction.probabilities,
+        }),
+        Err(error) => {
+            let mut loc = vec![Location::Key("body".to_owned())];
+            loc.extend_from_slice(prefix);
+            Err(FieldError {
+                loc,
+                msg: error.to_string(),
+                kind: "value_error",
+            })
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Running the service: initial model load, the reload task, the listener,
+//! and graceful shutdown on SIGTERM or SIGINT.
+//!
+//! In a container the service is PID 1, which gets no default signal
+//! handlers from the kernel, so it installs its own.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Limits;
+use crate::metrics::Metrics;
+use crate::model_slot::{ModelSlot, Unavailable, UnavailableReason};
+use crate::reload;
+use crate::routes::{routes, AppState};
+
+/// Everything `run` needs, as the command line sets it.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub addr: SocketAddr,
+    pub model_path: PathBuf,
+    pub limits: Limits,
+    /// Interval between two checks of the model file.
+    pub poll_interval: Duration,
+    /// Maximum time to finish requests in flight after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+/// Serves until SIGTERM or SIGINT, then stops accepting connections and
+/// returns once requests in flight finished or the grace period ended.
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let metrics = Arc::new(Metrics::new());
+    let slot = Arc::new(ModelSlot::unavailable(Unavailable {
+        reason: UnavailableReason::Missing,
+        message: "the model has not been loaded yet".to_owned(),
+    }));
+    let fingerprint = reload::fingerprint(&config.model_path);
+    reload::load_into(&slot, &config.model_path, &metrics);
+    let watcher = tokio::spawn(reload::watch(
+        Arc::clone(&slot),
+        config.model_path.clone(),
+        config.poll_interval,
+        Arc::clone(&metrics),
+        fingerprint,
+    ));
+
+    let listener = TcpListener::bind(config.addr).await.with_context(|| {
+        format!(
+            "failed to listen on {}; free the port or set another address with --addr or API_ADDR",
+            config.addr
+        )
+    })?;
+    let local = listener
+        .local_addr()
+        .context("failed to read the bound address")?;
+    tracing::info!(addr = %local, model = %config.model_path.display(), "listening");
+
+    let state = AppState {
+        slot,
+        metrics,
+        limits: config.limits,
+    };
+    let (stop_sender, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        let signal = wait_for_signal().await;
+        tracing::info!(signal, "shutdown requested; finishing requests in flight");
+        let _ = stop_sender.send(true);
+    });
+
+    let server = warp::serve(routes(state))
+        .incoming(listener)
+        .graceful(stopped(stop.clone()))
+        .run();
+    let deadline = async {
+        stopped(stop).await;
+        tokio::time::sleep(config.shutdown_grace).await;
+    };
+    tokio::select! {
+        () = server => tracing::info!("shutdown complete"),
+        () = deadline => tracing::warn!(
+            grace_seconds = config.shutdown_grace.as_secs_f64(),
+            "grace period ended with requests still open; exiting"
+        ),
+    }
+    watcher.abort();
+    Ok(())
+}
+
+/// Completes when `stop` becomes true.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens at exit.
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// Waits for SIGTERM or SIGINT and returns its name.
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    match (terminate, interrupt) {
+        (Ok(mut terminate), Ok(mut interrupt)) => tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            _ = interrupt.recv() => "SIGINT",
+        },
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, "failed to install signal handlers; stop the service with SIGKILL");
+            std::future::pending().await
+        }
+    }
+}
