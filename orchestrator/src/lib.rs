@@ -2,6 +2,10 @@
 //! parsing, so integration tests can drive each stage directly.
 
 pub mod archive;
+pub mod build_step;
+pub mod context;
+pub mod engine;
 pub mod labels;
 pub mod plan;
+pub mod progress;
 pub mod spec;
