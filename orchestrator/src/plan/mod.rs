@@ -6,11 +6,15 @@
 //! [`Observed`] snapshot of the engine, and returns one [`Step`] per resource.
 //! The `plan` command prints it and `up` executes it, so both always agree.
 
+mod compute;
+mod fingerprint;
 mod observed;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use compute::compute;
+pub use fingerprint::fingerprint;
 pub use observed::*;
 
 /// Hashes that describe the desired state but need the file system to
