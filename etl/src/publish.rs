@@ -176,3 +176,39 @@ pub fn publish_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Etl
         .map_err(failed)?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn publish_replaces_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("model.json"), b"old").unwrap();
+        let path = publish_file(dir.path(), "model.json", b"new").unwrap();
+        assert_eq!(path, dir.path().join("model.json"));
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(names(dir.path()), ["model.json"]);
+    }
+
+    #[test]
+    fn failed_rename_removes_temporary_file() {
+        // Renaming a file over a directory fails after the temporary file
+        // was written and flushed.
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("model.json")).unwrap();
+        let error = publish_file(dir.path(), "model.json", b"new").unwrap_err();
+        assert!(matches!(error, EtlError::Publish { .. }), "{error:?}");
+        assert_eq!(names(dir.path()), ["model.json"]);
+        assert!(dir.path().join("model.json").is_dir());
+    }
+}
