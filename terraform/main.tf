@@ -276,7 +276,6 @@ resource "docker_container" "etl_pipeline" {
 #
 # Settings the provider cannot express:
 # - resources.pids = 64: docker_container has no PID limit argument.
-# - The bound on the wait is wait_timeout, 60 s here; the orchestrator has its own.
 # - The mlops-orchestrator.fingerprint label is not set, so a later
 #   `orchestrator up` recreates the container once.
 resource "docker_container" "ml_api" {
@@ -316,8 +315,11 @@ resource "docker_container" "ml_api" {
     retries      = 3
     start_period = "2s"
   }
+  # Docker marks the container unhealthy at the latest after
+  # start_period + (interval + timeout) * (retries + 1) = 18 s; the other
+  # 10 s leave room for a slow engine.
   wait         = true
-  wait_timeout = 60
+  wait_timeout = 28
 
   # resources.memory = "128MiB" and resources.cpus = 1.0.
   memory = 128

@@ -1143,6 +1143,24 @@ fn compare_healthcheck(
         retries,
         healthcheck.retries.to_string(),
     );
+
+    // The apply must wait at least as long as Docker may take to mark the
+    // container unhealthy. The provider's default `wait_timeout` is 60 s.
+    let decision = healthcheck.start_period
+        + (healthcheck.interval + healthcheck.timeout) * (healthcheck.retries + 1);
+    let wait_timeout = match comparison.value(block, "wait_timeout") {
+        Ok(Some(Value::Number(seconds))) => seconds.as_u64().map(Duration::from_secs),
+        Ok(None) => Some(Duration::from_secs(60)),
+        _ => None,
+    };
+    if wait_timeout.is_none_or(|wait| wait < decision) {
+        comparison.expect(
+            address,
+            "wait_timeout",
+            comparison.rendered(block, "wait_timeout", "60"),
+            format!("at least {} seconds", decision.as_secs_f64().ceil()),
+        );
+    }
 }
 
 /// Compares the containers in `depends_on` with the ones the container
@@ -1641,6 +1659,19 @@ fn healthcheck_interval_in_main_tf_is_reported() {
     );
     assert_eq!(mismatch.terraform, "2.5s");
     assert_eq!(mismatch.stack, "2s");
+}
+
+#[test]
+fn short_wait_timeout_in_main_tf_is_reported() {
+    let module = edited_module("wait_timeout = 28", "wait_timeout = 10");
+    let mismatch = single_mismatch(
+        compare(&module, &committed_stack()),
+        "docker_container.ml_api",
+        "wait_timeout",
+    );
+    assert_eq!(mismatch.terraform, "10");
+    // start_period 2 s + (interval 2 s + timeout 2 s) * (retries 3 + 1), from infra.toml.
+    assert_eq!(mismatch.stack, "at least 18 seconds");
 }
 
 #[test]
