@@ -266,7 +266,7 @@ resource "docker_container" "etl_pipeline" {
   lifecycle {
     postcondition {
       condition     = self.exit_code == 0
-      error_message = "The etl-pipeline container exited with a non-zero code; read its output in the container_logs attribute or with `docker logs etl-pipeline`, fix the cause and apply again."
+      error_message = "The etl-pipeline container exited with a non-zero code. Read its output with `docker logs etl-pipeline`, fix the cause, then run it again with `terraform apply -replace=docker_container.etl_pipeline`."
     }
   }
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
 use hcl::expr::{BinaryOperator, Operation, TraversalOperator};
 use hcl::{Block, Expression, Value};
+use orchestrator::context::{BuildContext, EntryKind};
 use orchestrator::labels;
 use orchestrator::spec::{
     self, BuildStep, ContainerKind, ContainerSpec, ImageSpec, NetworkSpec, Protocol, RestartPolicy,
@@ -1672,6 +1673,111 @@ fn short_wait_timeout_in_main_tf_is_reported() {
     assert_eq!(mismatch.terraform, "10");
     // start_period 2 s + (interval 2 s + timeout 2 s) * (retries 3 + 1), from infra.toml.
     assert_eq!(mismatch.stack, "at least 18 seconds");
+}
+
+/// Lists the files under `root` with their content, by `/`-separated path.
+fn files_under(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).expect("staged directory is readable") {
+            let path = entry.expect("staged entry is readable").path();
+            if path.is_dir() {
+                pending.push(path);
+                continue;
+            }
+            let relative = path.strip_prefix(root).expect("entry lies under its root");
+            let key = relative.to_string_lossy().into_owned();
+            files.insert(key, fs::read(&path).expect("staged file is readable"));
+        }
+    }
+    files
+}
+
+/// Builds a copy of an image's context in `root`: the Dockerfile, the ignore
+/// file and every path the ignore file re-includes (a placeholder where the
+/// repository has no such file yet, as for binaries before a build), plus
+/// decoys that no context may carry.
+fn context_fixture(image: &ImageSpec, ignore_file: &str, root: &Path) {
+    let source = &image.context;
+    let ignore_text =
+        fs::read_to_string(source.join(ignore_file)).expect("ignore file is readable");
+    let mut paths = vec![image.dockerfile.clone(), ignore_file.to_owned()];
+    for line in ignore_text.lines() {
+        if let Some(path) = line.trim().strip_prefix('!') {
+            paths.push(path.trim_start_matches('/').to_owned());
+        }
+    }
+    paths.push(format!("{}/decoy.rs", image.key));
+    paths.push("target/release/decoy".to_owned());
+    paths.push("decoy.txt".to_owned());
+
+    for path in paths {
+        let destination = root.join(&path);
+        fs::create_dir_all(destination.parent().expect("a path inside the fixture"))
+            .expect("fixture directory is writable");
+        let content = fs::read(source.join(&path))
+            .unwrap_or_else(|_| format!("placeholder for {path}").into_bytes());
+        fs::write(&destination, content).expect("fixture file is writable");
+    }
+}
+
+#[test]
+fn staged_context_matches_orchestrator_context() {
+    let stack = committed_stack();
+    let script = terraform_dir().join("stage-context.sh");
+    for image in stack.images.values() {
+        let ignore_file = image
+            .ignore_file
+            .as_ref()
+            .and_then(|file| file.strip_prefix(&image.context).ok())
+            .map(|file| file.to_string_lossy().into_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "image {} needs an ignore file inside its context",
+                    image.key
+                )
+            });
+        let fixture = tempfile::tempdir().expect("temporary directory");
+        let source = fixture.path().join("source");
+        let staged = fixture.path().join("staged");
+        context_fixture(image, &ignore_file, &source);
+
+        let status = std::process::Command::new("sh")
+            .arg(&script)
+            .arg(&source)
+            .arg(&image.dockerfile)
+            .arg(&ignore_file)
+            .arg(&staged)
+            .status()
+            .expect("sh runs stage-context.sh");
+        assert!(
+            status.success(),
+            "stage-context.sh failed for image {}",
+            image.key
+        );
+
+        let mut relocated = image.clone();
+        relocated.context = source.clone();
+        relocated.ignore_file = Some(source.join(&ignore_file));
+        let context = BuildContext::collect(&relocated)
+            .unwrap_or_else(|err| panic!("orchestrator context of image {}: {err}", image.key));
+        let sent: BTreeMap<String, Vec<u8>> = context
+            .entries
+            .iter()
+            .filter(|entry| matches!(entry.kind, EntryKind::File { .. }))
+            .map(|entry| {
+                let content = fs::read(source.join(&entry.path)).expect("context file is readable");
+                (entry.path.clone(), content)
+            })
+            .collect();
+
+        let staged_files = files_under(&staged);
+        let staged_paths: Vec<&String> = staged_files.keys().collect();
+        let sent_paths: Vec<&String> = sent.keys().collect();
+        assert_eq!(staged_paths, sent_paths, "files of image {}", image.key);
+        assert_eq!(staged_files, sent, "file contents of image {}", image.key);
+    }
 }
 
 #[test]
