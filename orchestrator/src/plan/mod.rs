@@ -168,7 +168,8 @@ pub enum Reason {
     /// Container: its fingerprint label differs from the stack file's
     /// configuration.
     ConfigChanged,
-    /// Container: a volume or network it uses is created in this plan.
+    /// Container: a volume or network it uses is created or recreated in
+    /// this plan.
     DependencyCreated { kind: ResourceKind, key: String },
     /// Service container: exists with the current configuration but is not
     /// running.
@@ -195,7 +196,9 @@ impl fmt::Display for Reason {
             Self::ContextHashUnknown => write!(f, "no build context hash recorded on the image"),
             Self::ImageChanged => write!(f, "image changed"),
             Self::ConfigChanged => write!(f, "configuration changed"),
-            Self::DependencyCreated { kind, key } => write!(f, "{kind} {key} is created"),
+            Self::DependencyCreated { kind, key } => {
+                write!(f, "{kind} {key} is created or recreated first")
+            }
             Self::NotRunning(state) => write!(f, "container is {state}"),
             Self::LastRunFailed { exit_code } => write!(f, "last run exited with code {exit_code}"),
             Self::LastRunUnfinished(state) => {
