@@ -76,3 +76,10 @@ pub fn handmade_artifact(intercept_shift: f64) -> ModelArtifact {
 pub fn handmade_model() -> Model {
     Model::from_artifact(handmade_artifact(0.0)).expect("the fixture is a valid artifact")
 }
+
+/// A model trained by `etl` on its bundled iris data with its default
+/// settings, the same model the ETL container publishes.
+pub fn trained_artifact() -> ModelArtifact {
+    etl::train(etl::bundled_iris(), &etl::TrainConfig::default())
+        .expect("etl trains on its bundled iris data")
+}

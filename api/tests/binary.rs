@@ -1,0 +1,218 @@
+//! The real `api` binary on a free loopback port: start, readiness,
+//! prediction, a chunked upload above the limit, the healthcheck
+//! subcommand, and SIGTERM shutdown.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_api");
+
+/// Kills the child if a test fails before it stopped it.
+struct Service {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+fn start(model: &Path) -> Service {
+    let addr = free_port();
+    let child = Command::new(BINARY)
+        .args(["--addr", &addr.to_string(), "--model"])
+        .arg(model)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the api binary starts");
+    Service { child, addr }
+}
+
+/// Sends one raw HTTP/1.1 request and returns the status and body.
+fn exchange(addr: SocketAddr, request: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(request)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    exchange(addr, request.as_bytes())
+}
+
+fn post_json(addr: SocketAddr, body: &str) -> std::io::Result<(u16, String)> {
+    let request = format!(
+        "POST /predict HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(addr, request.as_bytes())
+}
+
+fn wait_until_ready(service: &Service) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Ok((200, _)) = get(service.addr, "/") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the service on {} was not ready within 10 s", service.addr);
+}
+
+fn wait_for_exit(child: &mut Child, limit: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "the process did not exit within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn healthcheck(addr: SocketAddr) -> ExitStatus {
+    Command::new(BINARY)
+        .args([
+            "healthcheck",
+            "--addr",
+            &addr.to_string(),
+            "--timeout-ms",
+            "1000",
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn serves_predicts_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    std::fs::write(&path, common::trained_artifact().to_json_bytes()).unwrap();
+    let mut service = start(&path);
+    wait_until_ready(&service);
+
+    let (status, body) = post_json(service.addr, common::REFERENCE_BODY).unwrap();
+    assert_eq!(status, 200, "{body}");
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["prediction"], 0);
+    assert_eq!(body["label"], "setosa");
+
+    assert!(healthcheck(service.addr).success());
+
+    // A chunked body with no Content-Length, 2 MiB against the 1 MiB limit.
+    let chunk = " ".repeat(64 * 1024);
+    let mut request = b"POST /predict HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..32 {
+        request.extend_from_slice(format!("{:x}\r\n{chunk}\r\n", chunk.len()).as_bytes());
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let (status, body) = exchange(service.addr, &request).unwrap();
+    assert_eq!(status, 413, "{body}");
+
+    signal(&service.child, "TERM");
+    let exit = wait_for_exit(&mut service.child, Duration::from_secs(5));
+    assert_eq!(exit.code(), Some(0));
+
+    let mut logs = String::new();
+    service
+        .child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    let events: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every log line is JSON off a terminal"))
+        .collect();
+    let messages: Vec<&str> = events
+        .iter()
+        .filter_map(|event| event["message"].as_str())
+        .collect();
+    for expected in [
+        "starting api",
+        "model loaded",
+        "listening",
+        "shutdown requested; finishing requests in flight",
+        "shutdown complete",
+    ] {
+        assert!(
+            messages.contains(&expected),
+            "log message {expected:?} in {messages:?}"
+        );
+    }
+    assert!(
+        get(service.addr, "/").is_err(),
+        "the port is closed after shutdown"
+    );
+}
+
+#[test]
+fn healthcheck_fails_without_model_and_sigint_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut service = start(&dir.path().join("model.json"));
+    let start = Instant::now();
+    while get(service.addr, "/").is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the service did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    let (status, body) = get(service.addr, "/").unwrap();
+    assert_eq!(status, 503);
+    assert!(body.contains("\"reason\":\"missing\""), "{body}");
+    assert_eq!(healthcheck(service.addr).code(), Some(1));
+
+    signal(&service.child, "INT");
+    let exit = wait_for_exit(&mut service.child, Duration::from_secs(5));
+    assert_eq!(exit.code(), Some(0));
+    assert_eq!(
+        healthcheck(service.addr).code(),
+        Some(1),
+        "nothing listens any more"
+    );
+}
