@@ -9,3 +9,4 @@ pub mod labels;
 pub mod plan;
 pub mod progress;
 pub mod spec;
+pub mod transfer;

@@ -1,0 +1,372 @@
+//! Model volume export and restore through short-lived helper containers
+//! created from the ETL image, which ships the volume's mount directory and
+//! the `/etl install` subcommand.
+//!
+//! Export reads the volume with the Engine API's `GET archive` endpoint
+//! from a created, never started container. Restore uploads the verified
+//! files into a staging directory inside the volume with `PUT archive`,
+//! then runs `/etl install --from <staging> --remove-source` once, which
+//! validates the model and publishes it with a rename. A reader of the
+//! volume (the API) therefore sees either the old model or the new one,
+//! never a partial file.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    UploadToContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+
+use super::output_file::OutputFile;
+use super::{Meter, ModelStore, TransferError, WrittenArchive};
+use crate::archive::{self, ArchivedVolume};
+use crate::engine::{container, image, volume, Engine, EngineError, Outcome};
+use crate::labels;
+
+/// Bound on the one-shot install; it validates and renames two small files.
+const INSTALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Writes the model volume's files to a volume archive at `path`.
+pub async fn export_volume(
+    engine: &Engine,
+    store: &ModelStore,
+    path: &Path,
+    meter: &Meter,
+) -> Result<WrittenArchive, TransferError> {
+    require_helper_image(engine, store).await?;
+    if volume::inspect(engine, &store.volume).await?.is_none() {
+        return Err(TransferError::VolumeMissing {
+            name: store.volume.clone(),
+        });
+    }
+
+    let raw = tempfile::tempfile().map_err(|source| TransferError::CreateTemporary {
+        dir: std::env::temp_dir(),
+        source,
+    })?;
+    let name = helper_name(store, "export");
+    create_helper(engine, store, &name, true, None).await?;
+    let downloaded = download_volume(engine, store, &name, raw).await;
+    container::remove(engine, &name).await?;
+    let mut raw = downloaded?;
+
+    let repacked = repack_volume(&mut raw, &store.volume)?;
+    archive::verify_reader(repacked.as_slice(), None, path).map_err(|source| {
+        TransferError::VolumeWithoutModel {
+            name: store.volume.clone(),
+            source,
+        }
+    })?;
+
+    let mut output = OutputFile::create(path)?;
+    output.write(&repacked)?;
+    meter.advance(repacked.len() as u64);
+    output.commit()
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoredVolume {
+    pub volume: String,
+    /// `Created` when the volume did not exist before.
+    pub outcome: Outcome,
+    pub model_version: String,
+}
+
+/// Restores a verified volume archive into the model volume. `file` must
+/// be the handle the archive was verified through.
+pub async fn restore_volume(
+    engine: &Engine,
+    store: &ModelStore,
+    path: &Path,
+    file: File,
+    contents: &ArchivedVolume,
+    meter: &Meter,
+) -> Result<RestoredVolume, TransferError> {
+    let owner = require_helper_image(engine, store).await?;
+    let staging = format!(".restore-{}", unique_suffix());
+    let upload = staging_archive(file, path, &staging, owner)?;
+    let outcome = volume::ensure(engine, &store.volume, &store.volume_labels()).await?;
+
+    let name = helper_name(store, "upload");
+    create_helper(engine, store, &name, false, None).await?;
+    let uploaded = upload_files(engine, store, &name, upload).await;
+    container::remove(engine, &name).await?;
+    meter.advance(uploaded?);
+
+    let name = helper_name(store, "install");
+    let command = vec![
+        "install".to_owned(),
+        "--from".to_owned(),
+        format!("{}/{staging}", store.mount_target),
+        "--output-dir".to_owned(),
+        store.mount_target.clone(),
+        "--remove-source".to_owned(),
+    ];
+    create_helper(engine, store, &name, false, Some(command)).await?;
+    let installed = run_install(engine, store, &name).await;
+    container::remove(engine, &name).await?;
+    installed?;
+
+    Ok(RestoredVolume {
+        volume: store.volume.clone(),
+        outcome,
+        model_version: contents.model_version.clone(),
+    })
+}
+
+/// Checks that the ETL image is present and returns its `uid:gid` user,
+/// which must own the staged files so the install can remove them.
+async fn require_helper_image(
+    engine: &Engine,
+    store: &ModelStore,
+) -> Result<(u64, u64), TransferError> {
+    let Some(inspect) = image::inspect(engine, &store.image).await? else {
+        return Err(TransferError::ImageMissing {
+            tag: store.image.clone(),
+        });
+    };
+    let user = inspect
+        .config
+        .and_then(|config| config.user)
+        .unwrap_or_default();
+    Ok(parse_owner(&user))
+}
+
+/// Parses a numeric `uid[:gid]`; a named or empty user maps to root.
+fn parse_owner(user: &str) -> (u64, u64) {
+    let mut parts = user.splitn(2, ':');
+    let uid = parts.next().and_then(|uid| uid.parse().ok()).unwrap_or(0);
+    let gid = parts.next().and_then(|gid| gid.parse().ok()).unwrap_or(uid);
+    (uid, gid)
+}
+
+fn helper_name(store: &ModelStore, purpose: &str) -> String {
+    format!("{}-model-{purpose}-{}", store.project, unique_suffix())
+}
+
+fn unique_suffix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!("{}-{nanos:09}", std::process::id())
+}
+
+/// Creates (never starts, unless the caller does) a hardened container of
+/// the ETL image with the model volume mounted and no network. It carries
+/// the project label, so `down` removes one left behind by a crash.
+async fn create_helper(
+    engine: &Engine,
+    store: &ModelStore,
+    name: &str,
+    read_only: bool,
+    command: Option<Vec<String>>,
+) -> Result<(), TransferError> {
+    let mount = Mount {
+        target: Some(store.mount_target.clone()),
+        source: Some(store.volume.clone()),
+        typ: Some(MountType::VOLUME),
+        read_only: Some(read_only),
+        ..Default::default()
+    };
+    let host_config = HostConfig {
+        mounts: Some(vec![mount]),
+        network_mode: Some("none".to_owned()),
+        readonly_rootfs: Some(true),
+        cap_drop: Some(vec!["ALL".to_owned()]),
+        security_opt: Some(vec!["no-new-privileges".to_owned()]),
+        ..Default::default()
+    };
+    let body = ContainerCreateBody {
+        image: Some(store.image.clone()),
+        cmd: command,
+        labels: Some(
+            [(labels::PROJECT.to_owned(), store.project.clone())]
+                .into_iter()
+                .collect(),
+        ),
+        host_config: Some(host_config),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    engine
+        .docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(EngineError::api("create", "container", name))?;
+    Ok(())
+}
+
+async fn download_volume(
+    engine: &Engine,
+    store: &ModelStore,
+    name: &str,
+    mut raw: File,
+) -> Result<File, TransferError> {
+    let options = DownloadFromContainerOptionsBuilder::default()
+        .path(&store.mount_target)
+        .build();
+    let mut body = engine.docker.download_from_container(name, Some(options));
+    let temp_path = std::env::temp_dir();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(EngineError::api("read files of", "volume", &store.volume))?;
+        raw.write_all(&chunk)
+            .map_err(|source| TransferError::Write {
+                path: temp_path.clone(),
+                source,
+            })?;
+    }
+    raw.seek(SeekFrom::Start(0))
+        .map_err(|source| TransferError::Read {
+            path: temp_path,
+            source,
+        })?;
+    Ok(raw)
+}
+
+/// Rewrites the engine's archive of the mount directory (`data/…`) with
+/// paths relative to the volume root, keeping files and directories only.
+fn repack_volume(raw: &mut File, volume_name: &str) -> Result<Vec<u8>, TransferError> {
+    let read_error = |source| TransferError::Read {
+        path: format!("archive of volume {volume_name}").into(),
+        source,
+    };
+    let mut source = tar::Archive::new(raw);
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in source.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let path = entry.path().map_err(read_error)?.into_owned();
+        let Ok(relative) = path.strip_prefix(
+            path.components()
+                .next()
+                .map_or(Path::new(""), |first| Path::new(first.as_os_str())),
+        ) else {
+            continue;
+        };
+        let kind = entry.header().entry_type();
+        if relative.as_os_str().is_empty() || !(kind.is_file() || kind.is_dir()) {
+            if !relative.as_os_str().is_empty() {
+                tracing::warn!(path = %path.display(), "skipped a link or special file in the model volume");
+            }
+            continue;
+        }
+        let mut header = entry.header().clone();
+        builder
+            .append_data(&mut header, relative, &mut entry)
+            .map_err(read_error)?;
+    }
+    builder.into_inner().map_err(read_error)
+}
+
+/// Builds the upload: the verified archive's files and directories under
+/// `staging/`, owned by `owner`.
+fn staging_archive(
+    file: File,
+    path: &Path,
+    staging: &str,
+    owner: (u64, u64),
+) -> Result<Vec<u8>, TransferError> {
+    let read_error = |source| TransferError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut root = tar::Header::new_gnu();
+    root.set_entry_type(tar::EntryType::Directory);
+    root.set_mode(0o755);
+    root.set_size(0);
+    root.set_uid(owner.0);
+    root.set_gid(owner.1);
+    root.set_mtime(0);
+    builder
+        .append_data(&mut root, staging, std::io::empty())
+        .map_err(read_error)?;
+
+    let mut source = tar::Archive::new(file);
+    for entry in source.entries().map_err(read_error)? {
+        let mut entry = entry.map_err(read_error)?;
+        let kind = entry.header().entry_type();
+        // Verification admitted only files and directories; anything else
+        // here means the file changed since, and is skipped.
+        if !(kind.is_file() || kind.is_dir()) {
+            continue;
+        }
+        let relative = entry.path().map_err(read_error)?.into_owned();
+        let mut header = entry.header().clone();
+        header.set_uid(owner.0);
+        header.set_gid(owner.1);
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).map_err(read_error)?;
+        builder
+            .append_data(
+                &mut header,
+                Path::new(staging).join(relative),
+                content.as_slice(),
+            )
+            .map_err(read_error)?;
+    }
+    builder.into_inner().map_err(read_error)
+}
+
+async fn upload_files(
+    engine: &Engine,
+    store: &ModelStore,
+    name: &str,
+    upload: Vec<u8>,
+) -> Result<u64, TransferError> {
+    let size = upload.len() as u64;
+    let options = UploadToContainerOptionsBuilder::default()
+        .path(&store.mount_target)
+        .no_overwrite_dir_non_dir("true")
+        .build();
+    engine
+        .docker
+        .upload_to_container(name, Some(options), bollard::body_full(upload.into()))
+        .await
+        .map_err(EngineError::api("upload files to", "volume", &store.volume))?;
+    Ok(size)
+}
+
+async fn run_install(engine: &Engine, store: &ModelStore, name: &str) -> Result<(), TransferError> {
+    container::start(engine, name)
+        .await
+        .map_err(EngineError::api("start", "container", name))?;
+    let stopped = container::wait_stopped(engine, name, INSTALL_TIMEOUT).await?;
+    let code = match container::inspect(engine, name).await? {
+        Some(inspect) if stopped => inspect
+            .state
+            .and_then(|state| state.exit_code)
+            .unwrap_or(-1),
+        _ => -1,
+    };
+    if code == 0 {
+        return Ok(());
+    }
+    let log = container::log_tail(engine, name, 20)
+        .await
+        .unwrap_or_default();
+    Err(TransferError::InstallFailed {
+        volume: store.volume.clone(),
+        code,
+        log,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_from_image_user() {
+        assert_eq!(parse_owner("10001:10001"), (10001, 10001));
+        assert_eq!(parse_owner("10001"), (10001, 10001));
+        assert_eq!(parse_owner(""), (0, 0));
+        assert_eq!(parse_owner("app"), (0, 0));
+    }
+}
