@@ -184,10 +184,10 @@ impl<'a> Planner<'a> {
                 .iter()
                 .find(|step| self.action_of(ResourceKind::BuildStep, step) == Some(Action::Rerun));
             let recorded = existing.labels.get(labels::IMAGE_CONTEXT_HASH);
-            let wanted = self.desired.image_context_hashes.get(key);
-            let (action, reason) = match (rerun_step, recorded, wanted) {
+            let desired_hash = self.desired.image_context_hashes.get(key);
+            let (action, reason) = match (rerun_step, recorded, desired_hash) {
                 (Some(step), _, _) => (Action::Rebuild, Reason::BuildStepRuns(step.clone())),
-                (None, Some(recorded), Some(wanted)) if recorded == wanted => {
+                (None, Some(recorded), Some(desired_hash)) if recorded == desired_hash => {
                     (Action::Keep, Reason::UpToDate)
                 }
                 (None, Some(_), Some(_)) => (Action::Rebuild, Reason::ContextChanged),

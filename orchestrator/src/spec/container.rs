@@ -25,8 +25,8 @@ pub const DEFAULT_PIDS_LIMIT: i64 = 128;
 /// Smallest memory limit the engine accepts (Docker 20.10 rejects less than
 /// 6 MB with "Minimum memory limit allowed is 6MB").
 const MIN_MEMORY_BYTES: u64 = 6 * 1024 * 1024;
-/// Docker's defaults for a healthcheck key left out (Engine API 1.41
-/// `HealthConfig`: 30 s interval and timeout, 3 retries, no start period).
+/// Docker's defaults for a healthcheck key left out, as the Dockerfile
+/// `HEALTHCHECK` reference lists them: 30 s interval and timeout, 3 retries.
 const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(30);
 const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_HEALTH_RETRIES: u32 = 3;

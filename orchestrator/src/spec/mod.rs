@@ -102,9 +102,9 @@ fn absolute(path: &Path) -> std::path::PathBuf {
 /// Suggests a fix for a syntax or type error reported by the TOML parser.
 fn help_for_toml_error(message: &str) -> String {
     if message.starts_with("unknown field") {
-        "remove the key or correct its spelling; docs/stack-file.md lists every key".to_string()
+        "remove the key or correct its spelling (docs/stack-file.md lists every key)".to_string()
     } else if message.starts_with("missing field") {
-        "add the key; docs/stack-file.md lists the required keys".to_string()
+        "add the key (docs/stack-file.md lists the required keys)".to_string()
     } else if message.starts_with("invalid type") {
         "change the value to the expected type".to_string()
     } else {

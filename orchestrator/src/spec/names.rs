@@ -84,8 +84,8 @@ fn check_domain(domain: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A path component is lowercase alphanumeric runs joined by `.`, `_`, `__`
-/// or one or more `-`.
+/// Checks a path component: lowercase alphanumeric runs joined by `.`, `_`,
+/// `__` or one or more `-`.
 fn check_path_component(component: &str) -> Result<(), String> {
     let invalid = || {
         format!(
