@@ -21,7 +21,8 @@ use crate::spec::{ContainerKind, ContainerSpec, Stack};
 /// - An image is rebuilt when a build step it comes after reruns, or its
 ///   context hash label is missing or differs from the desired hash. An
 ///   unlabelled image with the tag is rebuilt, not a conflict: building only
-///   moves the tag.
+///   moves the tag. An existing image whose build context is missing is
+///   kept.
 /// - A container is recreated (a one-shot container reruns) when its image
 ///   is built in this plan or has another ID, its fingerprint label differs,
 ///   or a volume or network it uses is created.
@@ -178,6 +179,17 @@ impl<'a> Planner<'a> {
                 );
                 continue;
             };
+
+            if self.desired.images_without_context.contains(key) {
+                self.push(
+                    ResourceKind::Image,
+                    Some(key),
+                    &image.tag,
+                    Action::Keep,
+                    Reason::NoBuildContext,
+                );
+                continue;
+            }
 
             let rerun_step = image
                 .after_steps

@@ -10,7 +10,7 @@ mod compute;
 mod fingerprint;
 mod observed;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use compute::compute;
@@ -29,6 +29,10 @@ pub struct DesiredState {
     pub image_context_hashes: BTreeMap<String, String>,
     /// Content hash of each build step's inputs, by step name.
     pub build_step_inputs_hashes: BTreeMap<String, String>,
+    /// Keys of the images whose build context or Dockerfile does not exist,
+    /// as on a machine that imported its images. An existing image is kept
+    /// as it is instead of being rebuilt.
+    pub images_without_context: BTreeSet<String>,
 }
 
 /// The ordered steps that bring the engine to the stack file.
@@ -162,6 +166,8 @@ pub enum Reason {
     /// Image: the context hash is unknown, or the existing image has no
     /// context hash label (built by something else).
     ContextHashUnknown,
+    /// Image: kept because its build context does not exist here.
+    NoBuildContext,
     /// Container: its image is built in this plan or its image ID differs
     /// from the image's current ID.
     ImageChanged,
@@ -194,6 +200,9 @@ impl fmt::Display for Reason {
             }
             Self::ContextChanged => write!(f, "build context or Dockerfile changed"),
             Self::ContextHashUnknown => write!(f, "no build context hash recorded on the image"),
+            Self::NoBuildContext => {
+                write!(f, "build context not found, so the engine's image is used")
+            }
             Self::ImageChanged => write!(f, "image changed"),
             Self::ConfigChanged => write!(f, "configuration changed"),
             Self::DependencyCreated { kind, key } => {

@@ -67,6 +67,7 @@ fn converged(stack: &Stack) -> (DesiredState, Observed) {
             "binaries".to_string(),
             INPUTS_HASH.to_string(),
         )]),
+        images_without_context: Default::default(),
     };
 
     let mut observed = Observed::default();
@@ -300,6 +301,38 @@ fn unlabelled_image_with_tag_rebuilt() {
         (Action::Rebuild, Reason::ContextHashUnknown)
     );
     assert!(plan.conflicts.is_empty());
+}
+
+#[test]
+fn image_without_context_kept() {
+    // An imported image on a machine without the sources: no context hash.
+    let stack = stack();
+    let (mut desired, observed) = converged(&stack);
+    desired.image_context_hashes.clear();
+    desired.images_without_context.insert("app".into());
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::Image, "app"),
+        (Action::Keep, Reason::NoBuildContext)
+    );
+    assert_eq!(decision(&plan, ResourceKind::Container, "job"), keep());
+    assert_eq!(decision(&plan, ResourceKind::Container, "web"), keep());
+}
+
+#[test]
+fn missing_image_without_context_created() {
+    let stack = stack();
+    let (mut desired, mut observed) = converged(&stack);
+    desired.images_without_context.insert("app".into());
+    observed.images.clear();
+    let plan = compute(&stack, &desired, &observed);
+
+    // The engine layer reports that the image cannot be built.
+    assert_eq!(
+        decision(&plan, ResourceKind::Image, "app"),
+        (Action::Create, Reason::NotFound)
+    );
 }
 
 #[test]

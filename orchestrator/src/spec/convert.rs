@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use toml::Spanned;
 
@@ -14,7 +14,7 @@ use super::error::Diagnostics;
 use super::model::*;
 use super::names::{check_engine_name, check_image_reference, check_project_name};
 use super::order::order_containers;
-use super::paths::{resolve, PathKind, RequiredPath};
+use super::paths::resolve;
 use super::raw::*;
 
 /// Names that Docker predefines for its own networks.
@@ -25,7 +25,6 @@ pub(crate) struct Converter<'text> {
     /// Directory of the stack file, against which relative paths resolve.
     pub dir: PathBuf,
     pub diagnostics: Diagnostics<'text>,
-    pub required_paths: Vec<RequiredPath>,
     /// Every valid host port binding, for the duplicate check across containers.
     pub published_ports: Vec<PublishedPort>,
 }
@@ -45,15 +44,6 @@ impl Converter<'_> {
         help: impl Into<String>,
     ) {
         self.diagnostics.push(span, message, help);
-    }
-
-    fn require(&mut self, path: &Path, span: Range<usize>, kind: PathKind, key: String) {
-        self.required_paths.push(RequiredPath {
-            path: path.to_path_buf(),
-            span,
-            kind,
-            key,
-        });
     }
 
     /// Checks variable names of an `env` or `build_args` table.
@@ -145,16 +135,7 @@ fn convert_build_steps(raw: &RawStack, converter: &mut Converter<'_>) -> Vec<Bui
         converter.check_variable_names(&step.env, &format!("{key}.env"));
 
         let workdir = match &step.workdir {
-            Some(workdir) => {
-                let path = resolve(&converter.dir, workdir.get_ref());
-                converter.require(
-                    &path,
-                    workdir.span(),
-                    PathKind::Directory,
-                    format!("{key}.workdir"),
-                );
-                path
-            }
+            Some(workdir) => resolve(&converter.dir, workdir.get_ref()),
             None => converter.dir.clone(),
         };
 
@@ -229,24 +210,12 @@ fn convert_images(raw: &RawStack, converter: &mut Converter<'_>) -> BTreeMap<Str
         }
 
         let context = resolve(&converter.dir, image.context.get_ref());
-        converter.require(
-            &context,
-            image.context.span(),
-            PathKind::Directory,
-            format!("{prefix}.context"),
-        );
-        let dockerfile = convert_dockerfile(image, &context, &prefix, converter);
+        let dockerfile = convert_dockerfile(image, &prefix, converter);
 
-        let ignore_file = image.ignore_file.as_ref().map(|ignore_file| {
-            let path = resolve(&converter.dir, ignore_file.get_ref());
-            converter.require(
-                &path,
-                ignore_file.span(),
-                PathKind::File,
-                format!("{prefix}.ignore_file"),
-            );
-            path
-        });
+        let ignore_file = image
+            .ignore_file
+            .as_ref()
+            .map(|ignore_file| resolve(&converter.dir, ignore_file.get_ref()));
 
         converter.check_variable_names(&image.build_args, &format!("{prefix}.build_args"));
         for step in &image.after_steps {
@@ -290,19 +259,8 @@ fn convert_images(raw: &RawStack, converter: &mut Converter<'_>) -> BTreeMap<Str
 
 /// Checks that the Dockerfile lies inside the context, because the classic
 /// builder reads it from the context tar.
-fn convert_dockerfile(
-    image: &RawImage,
-    context: &Path,
-    prefix: &str,
-    converter: &mut Converter<'_>,
-) -> String {
+fn convert_dockerfile(image: &RawImage, prefix: &str, converter: &mut Converter<'_>) -> String {
     let Some(dockerfile) = &image.dockerfile else {
-        converter.require(
-            &context.join("Dockerfile"),
-            image.context.span(),
-            PathKind::File,
-            format!("{prefix}.dockerfile"),
-        );
         return "Dockerfile".to_string();
     };
 
@@ -316,18 +274,11 @@ fn convert_dockerfile(
         );
         return text.clone();
     }
-    let normalized: Vec<&str> = text
+    let parts: Vec<&str> = text
         .split('/')
         .filter(|part| !part.is_empty() && *part != ".")
         .collect();
-    let normalized = normalized.join("/");
-    converter.require(
-        &context.join(&normalized),
-        dockerfile.span(),
-        PathKind::File,
-        format!("{prefix}.dockerfile"),
-    );
-    normalized
+    parts.join("/")
 }
 
 fn convert_volumes(

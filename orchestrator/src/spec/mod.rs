@@ -1,9 +1,8 @@
 //! The stack file: parsing, validation and the typed stack they produce.
 //!
 //! [`parse`] turns the text into a [`Stack`] without touching the file system
-//! or Docker, and [`load`] also reads the file and checks that the build
-//! contexts, Dockerfiles and ignore files it names exist. Both report every
-//! problem they find with its line and column, in one [`SpecError`].
+//! or Docker, and [`load`] reads the file first. Both report every problem
+//! they find with its line and column, in one [`SpecError`].
 
 mod container;
 mod convert;
@@ -26,39 +25,26 @@ pub use units::{parse_duration, parse_size};
 
 use convert::{convert_stack, Converter};
 use error::Diagnostics;
-use paths::{normalize, PathKind, RequiredPath};
+use paths::normalize;
 use raw::RawStack;
 
-/// Reads and validates the stack file at `path`, including the existence of
-/// the paths it names.
+/// Reads and validates the stack file at `path`.
+///
+/// The build contexts, Dockerfiles and workdirs it names need not exist:
+/// on a machine that received its images through `import` there is no
+/// source tree, and `up` then uses the images the engine has.
 pub fn load(path: &Path) -> Result<Stack, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let (stack, required_paths) = parse_and_collect(&text, path)?;
-
-    let mut diagnostics = Diagnostics::new(&text);
-    for required in &required_paths {
-        check_required_path(required, &mut diagnostics);
-    }
-    if !diagnostics.is_empty() {
-        return Err(SpecError::Invalid {
-            file: path.to_path_buf(),
-            diagnostics: diagnostics.into_sorted(),
-        });
-    }
-    Ok(stack)
+    parse(&text, path)
 }
 
 /// Validates the text of a stack file. `path` locates the file: relative
 /// paths in it resolve against its directory, and errors name it. The file
 /// system is not read.
 pub fn parse(text: &str, path: &Path) -> Result<Stack, SpecError> {
-    parse_and_collect(text, path).map(|(stack, _)| stack)
-}
-
-fn parse_and_collect(text: &str, path: &Path) -> Result<(Stack, Vec<RequiredPath>), SpecError> {
     let invalid = |diagnostics: Diagnostics<'_>| SpecError::Invalid {
         file: path.to_path_buf(),
         diagnostics: diagnostics.into_sorted(),
@@ -80,7 +66,6 @@ fn parse_and_collect(text: &str, path: &Path) -> Result<(Stack, Vec<RequiredPath
     let mut converter = Converter {
         dir,
         diagnostics: Diagnostics::new(text),
-        required_paths: Vec::new(),
         published_ports: Vec::new(),
     };
     let mut stack = convert_stack(&raw, &mut converter);
@@ -88,7 +73,7 @@ fn parse_and_collect(text: &str, path: &Path) -> Result<(Stack, Vec<RequiredPath
         return Err(invalid(converter.diagnostics));
     }
     stack.file = file;
-    Ok((stack, converter.required_paths))
+    Ok(stack)
 }
 
 /// Makes `path` absolute against the working directory. This is the only
@@ -109,25 +94,6 @@ fn help_for_toml_error(message: &str) -> String {
         "change the value to the expected type".to_string()
     } else {
         "fix the TOML syntax at this position".to_string()
-    }
-}
-
-fn check_required_path(required: &RequiredPath, diagnostics: &mut Diagnostics<'_>) {
-    let metadata = std::fs::metadata(&required.path);
-    let (expected, found) = match required.kind {
-        PathKind::Directory => ("directory", metadata.as_ref().is_ok_and(|m| m.is_dir())),
-        PathKind::File => ("file", metadata.as_ref().is_ok_and(|m| m.is_file())),
-    };
-    if !found {
-        diagnostics.push(
-            required.span.clone(),
-            format!(
-                "`{}` names {}, which is not an existing {expected}",
-                required.key,
-                required.path.display()
-            ),
-            "fix the path; relative paths resolve against the directory of the stack file",
-        );
     }
 }
 

@@ -27,23 +27,6 @@ pub fn normalize(path: &Path) -> PathBuf {
     normalized
 }
 
-/// A path that must exist once the stack is loaded from disk; `parse` records
-/// them and `load` checks them.
-#[derive(Debug, Clone)]
-pub(crate) struct RequiredPath {
-    pub path: PathBuf,
-    pub span: std::ops::Range<usize>,
-    pub kind: PathKind,
-    /// Key that declares the path, e.g. `images.etl.context`.
-    pub key: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum PathKind {
-    File,
-    Directory,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
