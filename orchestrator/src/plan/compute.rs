@@ -270,31 +270,24 @@ impl<'a> Planner<'a> {
 
     fn plan_containers(&mut self) {
         for container in &self.stack.containers {
-            let existing = self.observed.containers.get(&container.name);
-            match self.ownership(existing.map(|container| &container.labels)) {
-                Ownership::Foreign(owner) => {
-                    self.conflict(ResourceKind::Container, &container.name, owner)
-                }
-                Ownership::Absent => self.push(
+            let name = container.name.as_str();
+            let Some(existing) = self.observed.containers.get(name) else {
+                self.push(
                     ResourceKind::Container,
-                    Some(&container.name),
-                    &container.name,
+                    Some(name),
+                    name,
                     Action::Create,
                     Reason::NotFound,
-                ),
-                Ownership::Ours => {
-                    let existing =
-                        existing.expect("ownership is Ours only for an existing container");
-                    let (action, reason) = self.container_action(container, existing);
-                    self.push(
-                        ResourceKind::Container,
-                        Some(&container.name),
-                        &container.name,
-                        action,
-                        reason,
-                    );
-                }
+                );
+                continue;
+            };
+            if !self.is_ours(&existing.labels) {
+                let owner = project_label(&existing.labels).map(str::to_string);
+                self.conflict(ResourceKind::Container, name, owner);
+                continue;
             }
+            let (action, reason) = self.container_action(container, existing);
+            self.push(ResourceKind::Container, Some(name), name, action, reason);
         }
     }
 

@@ -714,6 +714,27 @@ fn fingerprint_ignores_declaration_order() {
 }
 
 #[test]
+fn fingerprint_ignores_port_notation() {
+    let with_ports = |ports: &str| {
+        let text = STACK.replace("ports = [{ host = 8080, container = 8000 }]", ports);
+        let stack = spec::parse(&text, Path::new("/srv/demo/infra.toml")).unwrap();
+        fingerprint(&stack, &stack.containers[1])
+    };
+    // The default address and protocol, written out or left out, and two
+    // spellings of one IPv6 address.
+    assert_eq!(
+        with_ports("ports = [{ host = 8080, container = 8000 }]"),
+        with_ports(
+            r#"ports = [{ host = 8080, container = 8000, host_ip = "127.0.0.1", protocol = "tcp" }]"#
+        )
+    );
+    assert_eq!(
+        with_ports(r#"ports = [{ host = 8080, container = 8000, host_ip = "::1" }]"#),
+        with_ports(r#"ports = [{ host = 8080, container = 8000, host_ip = "0:0:0:0:0:0:0:1" }]"#)
+    );
+}
+
+#[test]
 fn fingerprint_changes_with_each_field() {
     let original = web_fingerprint_with(|_| {});
     let ipv6 = "::1".parse::<IpAddr>().unwrap();

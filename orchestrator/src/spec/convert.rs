@@ -93,8 +93,8 @@ pub(crate) fn defined_keys<T>(table: &BTreeMap<Text, T>) -> String {
     format!("defined: {}", keys.join(", "))
 }
 
-/// Converts the whole file. Returns the stack (meaningful only when no
-/// diagnostic was recorded) and the paths `load` must find on disk.
+/// Converts the whole file. The stack is meaningful only when no diagnostic
+/// was recorded.
 pub(crate) fn convert_stack(raw: &RawStack, converter: &mut Converter<'_>) -> Stack {
     let project = raw.project.get_ref().name.clone();
     if let Err(reason) = check_project_name(project.get_ref()) {
