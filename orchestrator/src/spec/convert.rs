@@ -130,6 +130,7 @@ fn convert_build_steps(raw: &RawStack, converter: &mut Converter<'_>) -> Vec<Bui
     for (name, step) in in_file_order(&raw.build_steps) {
         let step = step.get_ref();
         let key = format!("build_steps.{}", name.get_ref());
+        check_step_name(name, converter);
 
         let command = converter.convert_command(&step.command, &format!("{key}.command"));
         converter.check_variable_names(&step.env, &format!("{key}.env"));
@@ -164,6 +165,23 @@ fn convert_build_steps(raw: &RawStack, converter: &mut Converter<'_>) -> Vec<Bui
         });
     }
     steps
+}
+
+/// Checks a build step name. The name becomes the file name of the step's
+/// stamp, so it is limited to characters that cannot form a path.
+fn check_step_name(name: &Text, converter: &mut Converter<'_>) {
+    let text = name.get_ref();
+    let valid = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    if !valid {
+        converter.error(
+            name.span(),
+            format!("invalid build step name `{text}`"),
+            "use only letters, digits, `_` and `-`, e.g. [build_steps.binaries]",
+        );
+    }
 }
 
 fn check_input_pattern(pattern: &Text, key: &str, converter: &mut Converter<'_>) {

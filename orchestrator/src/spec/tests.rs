@@ -375,6 +375,15 @@ fn undefined_build_step_rejected() {
 }
 
 #[test]
+fn path_like_step_name_rejected() {
+    let text = replace(
+        "[volumes.store]\n",
+        "[build_steps.\"../x\"]\ncommand = [\"true\"]\n[volumes.store]\n",
+    );
+    assert_single_error(&text, 8, 14, "invalid build step name `../x`");
+}
+
+#[test]
 fn undefined_dependency_rejected() {
     assert_single_error(
         &replace("depends_on = [\"job\"]", "depends_on = [\"jobs\"]"),
