@@ -118,6 +118,7 @@ struct InstallArgs {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     init_logging();
     let cli = Cli::parse();
 
@@ -131,6 +132,28 @@ fn main() -> ExitCode {
             error!("{}", error_chain(&failure));
             ExitCode::from(failure.exit_code() as u8)
         }
+    }
+}
+
+/// Keeps freed memory in the process instead of returning it to the kernel
+/// after every solver iteration.
+///
+/// linfa allocates and frees several matrices with one value per training
+/// row and class in every iteration. By default glibc returns a large freed
+/// block to the kernel at once, so every iteration page-faulted the same
+/// memory in again: on 1,000,000 rows that was a quarter of the run time,
+/// spent in the kernel. Retained memory has been touched before, so the
+/// peak resident set size does not grow.
+fn keep_freed_memory() {
+    // Blocks up to 32 MiB (glibc's largest threshold on 64-bit) come from
+    // the heap, and the heap is trimmed only beyond 1 GiB of free memory.
+    const MMAP_THRESHOLD_BYTES: libc::c_int = 32 << 20;
+    const TRIM_THRESHOLD_BYTES: libc::c_int = 1 << 30;
+    // SAFETY: mallopt only changes allocator settings, and it runs before
+    // any other thread exists or any memory is allocated here.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES);
     }
 }
 
