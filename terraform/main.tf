@@ -1,14 +1,14 @@
 # The MLOps stack of infra.toml for `terraform apply`: the static binaries,
 # both images, the model volume, the network, the one-shot ETL container and
 # the API container. Every value here must equal its counterpart in
-# infra.toml; orchestrator/tests/terraform_parity.rs compares them resource
-# by resource and fails on the first drift.
+# infra.toml. orchestrator/tests/terraform_parity.rs compares the two
+# resource by resource and lists every difference.
 #
 # Paths come from path.module, so `terraform -chdir=terraform apply` and
 # `cd terraform && terraform apply` behave the same.
 
 locals {
-  # Directory of infra.toml; its relative paths resolve against it.
+  # Directory of infra.toml, against which its relative paths resolve.
   repo_root  = abspath("${path.module}/..")
   module_dir = abspath(path.module)
 
@@ -65,7 +65,8 @@ locals {
 #
 # Differences from the orchestrator:
 # - The step reruns when its inputs change, not when an output file is
-#   missing: after `cargo clean`, run `terraform apply -replace=terraform_data.binaries`.
+#   missing. After `cargo clean`, run
+#   `terraform apply -replace=terraform_data.binaries`.
 # - The command runs through /bin/sh, so every argument must be a plain word.
 resource "terraform_data" "binaries" {
   triggers_replace = {
@@ -82,9 +83,11 @@ resource "terraform_data" "binaries" {
 # Copies each image's build context into its own directory. The docker
 # provider reads only a .dockerignore at the root of a context and does not
 # know per-Dockerfile ignore files, so building from the repository root
-# would send all of it, target/ included. The staged directory holds exactly
-# the files that the image's ignore file lets through, at the same relative
-# paths, so the Dockerfile works unchanged.
+# would send all of it, target/ included. The staged directory holds the
+# Dockerfile, the ignore file and exactly the files that the ignore file lets
+# through, at the same relative paths, so the Dockerfile works unchanged.
+# orchestrator/tests/terraform_parity.rs checks that these are the files the
+# orchestrator sends.
 resource "terraform_data" "etl_context" {
   triggers_replace = {
     context = local.etl_context_sha256

@@ -1694,10 +1694,10 @@ fn files_under(root: &Path) -> BTreeMap<String, Vec<u8>> {
     files
 }
 
-/// Builds a copy of an image's context in `root`: the Dockerfile, the ignore
-/// file and every path the ignore file re-includes (a placeholder where the
-/// repository has no such file yet, as for binaries before a build), plus
-/// decoys that no context may carry.
+/// Builds a copy of an image's context in `root` with the Dockerfile, the
+/// ignore file and every path the ignore file re-includes. A path that the
+/// repository lacks, such as a binary before any build, gets placeholder
+/// content. Decoys that no context may carry are added too.
 fn context_fixture(image: &ImageSpec, ignore_file: &str, root: &Path) {
     let source = &image.context;
     let ignore_text =
@@ -1782,7 +1782,7 @@ fn staged_context_matches_orchestrator_context() {
 
 #[test]
 fn go_durations_parse_like_the_provider() {
-    // Values from Go's time.ParseDuration documentation.
+    // The provider reads these strings with Go's time.ParseDuration.
     assert_eq!(parse_go_duration("2s"), Some(Duration::from_secs(2)));
     assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
     assert_eq!(parse_go_duration("300ms"), Some(Duration::from_millis(300)));
