@@ -9,7 +9,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 mod common;
 
 fn predict(criterion: &mut Criterion) {
-    let model = common::handmade_model();
+    let model = model_artifact::Model::from_artifact(common::trained_artifact())
+        .expect("etl trains a valid model");
     let features = [5.1, 3.5, 1.4, 0.2];
     criterion.bench_function("model_predict", |bench| {
         bench.iter(|| model.predict(std::hint::black_box(&features)).unwrap())

@@ -216,3 +216,41 @@ fn healthcheck_fails_without_model_and_sigint_stops() {
         "nothing listens any more"
     );
 }
+
+#[test]
+fn request_in_flight_finishes_after_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    std::fs::write(&path, common::trained_artifact().to_json_bytes()).unwrap();
+    let mut service = start(&path);
+    wait_until_ready(&service);
+
+    // Send the headers and half of the body, signal, then send the rest.
+    let body = common::REFERENCE_BODY;
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(service.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let head = format!(
+        "POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    signal(&service.child, "TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        service.child.try_wait().unwrap().is_none(),
+        "the service waits for the request"
+    );
+    stream.write_all(rest.as_bytes()).unwrap();
+
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"prediction\":0"), "{response}");
+    let exit = wait_for_exit(&mut service.child, Duration::from_secs(5));
+    assert_eq!(exit.code(), Some(0));
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Load benchmark of POST /predict with wrk on loopback, three servers back to
+# back in one run:
+#   api       the release binary, serving a model that etl trains here
+#   constant  a warp server that returns a constant body (the ceiling),
+#             built from api/examples/constant_server.rs
+#   peer      the service being replaced, started by the command in PEER_RUN
+#             with the port appended (skipped when PEER_RUN is unset)
+# Each server gets a warm-up, then CONNECTIONS connections for DURATION with
+# the reference request body. Peak RSS is VmHWM from /proc/PID/status after
+# the load. Needs wrk (Debian package `wrk`).
+#
+# Usage: PEER_RUN="/path/to/peer/run.sh" api/bench/run.sh
+# Settings (environment): DURATION (default 15s), CONNECTIONS (64),
+# THREADS (wrk threads, 2), WARMUP (3s), OUT (raw outputs, default a new
+# directory under /tmp), API_PORT (18000), CONSTANT_PORT (18001),
+# PEER_PORT (18002).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+duration=${DURATION:-15s}
+connections=${CONNECTIONS:-64}
+threads=${THREADS:-2}
+warmup=${WARMUP:-3s}
+out=${OUT:-$(mktemp -d /tmp/api-bench.XXXXXX)}
+api_port=${API_PORT:-18000}
+constant_port=${CONSTANT_PORT:-18001}
+peer_port=${PEER_PORT:-18002}
+target=${CARGO_TARGET_DIR:-$root/target}
+mkdir -p "$out"
+
+command -v wrk >/dev/null || { echo "wrk is not installed: apt-get install wrk" >&2; exit 1; }
+
+pids=()
+cleanup() {
+  # A peer command may fork, so its listener is stopped by PID as well.
+  local peer_pid
+  peer_pid=$(listener_pid "$peer_port" || true)
+  for pid in "${pids[@]}" $peer_pid; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+echo "== building (release)"
+(cd "$root" && cargo build --release --quiet -p api --bin api --example constant_server -p etl --bin etl)
+
+echo "== training the model with etl"
+"$target/release/etl" --output-dir "$out/model" >"$out/etl.log" 2>&1
+
+cat >"$out/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}'
+LUA
+
+# Waits until PORT answers POST /predict with 200; gives up after $2 seconds.
+wait_ready() {
+  local port=$1 limit=$2 waited=0
+  until curl -sf -o /dev/null -X POST -H 'content-type: application/json' \
+      --data "$(sed -n "s/^wrk.body = '\(.*\)'$/\1/p" "$out/post.lua")" "http://127.0.0.1:$port/predict"; do
+    sleep 0.5
+    waited=$((waited + 1))
+    if ((waited > limit * 2)); then echo "server on port $port did not start" >&2; exit 1; fi
+  done
+}
+
+# Prints the PID of the process listening on 127.0.0.1:PORT.
+listener_pid() {
+  ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1
+}
+
+echo "== starting servers"
+RUST_LOG=warn "$target/release/api" --addr "127.0.0.1:$api_port" --model "$out/model/model.json" >"$out/api.log" 2>&1 &
+pids+=($!)
+"$target/release/examples/constant_server" "127.0.0.1:$constant_port" >"$out/constant.log" 2>&1 &
+pids+=($!)
+names=(api constant)
+ports=($api_port $constant_port)
+if [[ -n "${PEER_RUN:-}" ]]; then
+  # shellcheck disable=SC2086 # PEER_RUN may carry arguments.
+  $PEER_RUN "$peer_port" >"$out/peer.log" 2>&1 &
+  pids+=($!)
+  names+=(peer)
+  ports+=($peer_port)
+fi
+wait_ready "$api_port" 30
+wait_ready "$constant_port" 30
+[[ -n "${PEER_RUN:-}" ]] && wait_ready "$peer_port" 900
+
+echo "== machine"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "nproc: $(nproc)"
+  echo "cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)"
+  echo "memory: $(free -h | awk '/^Mem:/ {print $2}')"
+  echo "kernel: $(uname -r)"
+  echo "wrk: $(wrk -v 2>&1 | head -n1)"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "command: wrk -t$threads -c$connections -d$duration --latency -s post.lua http://127.0.0.1:PORT/predict"
+} | tee "$out/machine.txt"
+
+for i in "${!names[@]}"; do
+  name=${names[$i]} port=${ports[$i]}
+  pid=$(listener_pid "$port")
+  echo "== $name (port $port, pid $pid)"
+  wrk -t"$threads" -c"$connections" -d"$warmup" -s "$out/post.lua" "http://127.0.0.1:$port/predict" >/dev/null
+  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$out/post.lua" \
+    "http://127.0.0.1:$port/predict" | tee "$out/wrk-$name.txt"
+  grep VmHWM "/proc/$pid/status" | tee "$out/rss-$name.txt"
+done
+
+echo "== summary"
+summary() {
+  local name=$1 file=$out/wrk-$1.txt
+  local rps p50 p99 non2xx rss
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$file")
+  p50=$(awk '$1 == "50%" {print $2}' "$file")
+  p99=$(awk '$1 == "99%" {print $2}' "$file")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$file")
+  rss=$(awk '{print $2, $3}' "$out/rss-$name.txt")
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}" "$rss"
+}
+{
+  echo "| server | requests/s | p50 | p99 | non-2xx | peak RSS |"
+  echo "| --- | --- | --- | --- | --- | --- |"
+  for name in "${names[@]}"; do summary "$name"; done
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+} | tee "$out/summary.md"
+echo "raw outputs: $out"
