@@ -21,7 +21,7 @@ pub struct TrainConfig {
 }
 
 impl Default for TrainConfig {
-    /// The values of the command line defaults: seed 42, 20% test rows, and
+    /// Returns the command line defaults: seed 42, 20% test rows, and
     /// scikit-learn's `LogisticRegression` defaults (C = 1, 100 iterations,
     /// tol = 1e-4).
     fn default() -> Self {
@@ -72,7 +72,7 @@ impl TrainConfig {
         Ok(())
     }
 
-    /// The settings by name, as the artifact records them.
+    /// Returns the settings by name, as the artifact records them.
     pub fn parameters(&self) -> BTreeMap<String, serde_json::Value> {
         BTreeMap::from([
             ("seed".to_owned(), self.seed.into()),

@@ -16,7 +16,7 @@ use crate::EtlError;
 /// A stratified split puts at least one row of each class in each part.
 pub const MIN_ROWS_PER_CLASS: usize = 2;
 
-/// Fewest clean rows a run trains on.
+/// Minimum number of clean rows a run trains on.
 pub const MIN_ROWS: usize = 10;
 
 /// Size of the CSV reader's buffer, in bytes.
@@ -38,7 +38,7 @@ pub struct CleanData {
     pub input_sha256: String,
 }
 
-/// Why a row was dropped, in the order the checks run.
+/// Reason for dropping a row; the variants are in the order the checks run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DropReason {
     MissingValue,
@@ -56,13 +56,15 @@ struct Columns {
 /// Reads `input` as CSV with a header row, drops invalid and duplicate rows
 /// and checks that enough rows of every class are left.
 ///
-/// Columns are found by name, in any order; other columns are ignored.
-/// A row is dropped, and counted under the first reason that applies, when:
-/// a needed field is empty or absent (missing value); a feature is not a
-/// number (non-numeric); a feature is NaN or infinite, including numbers
-/// beyond the range of `f64` (non-finite); the target is not a class index
-/// 0, 1 or 2 (unknown label); or its features and target equal those of an
-/// earlier row (duplicate).
+/// Columns are found by name, in any order, and other columns are ignored.
+/// A row is dropped, and counted under the first reason that applies, for:
+///
+/// - missing value: a needed field is empty or absent;
+/// - non-numeric: a feature is not a number;
+/// - non-finite: a feature is NaN or infinite, including numbers beyond the
+///   range of `f64`;
+/// - unknown label: the target is not a class index 0, 1 or 2;
+/// - duplicate: its features and target equal those of an earlier row.
 pub fn read_csv<R: Read>(input: R) -> Result<CleanData, EtlError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)

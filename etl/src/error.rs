@@ -123,7 +123,7 @@ pub enum EtlError {
 }
 
 impl EtlError {
-    /// The process exit code for this failure, as `etl --help` documents.
+    /// Returns the process exit code for this failure, as `etl --help` documents.
     pub fn exit_code(&self) -> i32 {
         match self {
             EtlError::InvalidConfig { .. }

@@ -153,7 +153,7 @@ pub fn class_weights(fitted: &FittedModel, class_count: usize) -> Result<ClassWe
 mod tests {
     use super::*;
 
-    /// A fitted model as linfa serializes it, with the classes stored in
+    /// Builds a fitted model as linfa serializes it, with the classes stored in
     /// the order 2, 0, 1: column 0 of `params` belongs to class 2.
     fn permuted_model() -> FittedModel {
         let json = serde_json::json!({

@@ -58,7 +58,7 @@ pub fn publish_model(dir: &Path, artifact: &ModelArtifact) -> Result<Published, 
         rows: artifact.rows.clone(),
     };
     let mut metrics_bytes =
-        serde_json::to_vec_pretty(&report).expect("a report holds only strings and numbers");
+        serde_json::to_vec_pretty(&report).expect("a report contains only strings and numbers");
     metrics_bytes.push(b'\n');
 
     create_dir(dir)?;

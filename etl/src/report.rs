@@ -16,7 +16,7 @@ pub fn metrics_table(artifact: &ModelArtifact) -> String {
         .max(9);
     let mut table = String::new();
 
-    // Writing to a String cannot fail, so the results are ignored.
+    // `fmt::Write` for String never returns an error, so the results are ignored.
     let _ = writeln!(
         table,
         "accuracy {:.4} on {} test rows ({} training rows)",

@@ -29,15 +29,15 @@ pub fn stratified_split(classes: &[u8], test_fraction: f64, seed: u64) -> Split 
 
     let mut order: Vec<usize> = (0..classes.len()).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-    let mut taken = [0usize; CLASS_COUNT];
+    let mut test_rows_taken = [0usize; CLASS_COUNT];
     let mut split = Split {
         train: Vec::with_capacity(classes.len()),
         test: Vec::with_capacity(quotas.iter().sum()),
     };
     for row in order {
         let class = usize::from(classes[row]);
-        if taken[class] < quotas[class] {
-            taken[class] += 1;
+        if test_rows_taken[class] < quotas[class] {
+            test_rows_taken[class] += 1;
             split.test.push(row);
         } else {
             split.train.push(row);

@@ -41,7 +41,7 @@ fn file_names(dir: &Path) -> Vec<String> {
     names
 }
 
-/// An output directory that already holds a published model.
+/// Creates an output directory that contains a published model.
 fn published_dir() -> (tempfile::TempDir, Vec<u8>, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let output = train_into(dir.path(), &[]);
