@@ -4,6 +4,7 @@
 //! with the number of clean rows, not with the size of the text. Every byte
 //! read also feeds a SHA-256, which identifies the input in the artifact.
 
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::io::{self, Read};
 
 use model_artifact::DroppedRows;
@@ -195,17 +196,41 @@ fn count_drop(dropped: &mut DroppedRows, reason: DropReason) {
 /// Removes every row whose features and class equal those of an earlier
 /// row, keeping the first, and returns how many were removed.
 ///
-/// Sorting row indices by content needs one index per row, far less than a
-/// hash set of whole rows.
+/// Rows are sorted by a 64-bit hash of their content, so equal rows end up
+/// next to each other and only rows with equal hashes are compared. The
+/// sorted `(hash, row)` pairs take 16 bytes per row, far less than a hash
+/// set of whole rows, and sorting them reads memory in order.
 fn drop_duplicates(features: &mut Vec<Features>, classes: &mut Vec<u8>) -> u64 {
-    let key = |row: usize| (features[row].map(f64::to_bits), classes[row]);
-    let mut order: Vec<usize> = (0..features.len()).collect();
-    order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)).then(a.cmp(&b)));
+    let hasher = BuildHasherDefault::<DefaultHasher>::default();
+    drop_duplicates_by_hash(features, classes, |key| hasher.hash_one(key))
+}
+
+type RowKey = ([u64; FEATURE_COUNT], u8);
+
+/// [`drop_duplicates`] with the row hash as a parameter, so that tests can
+/// force hash collisions.
+fn drop_duplicates_by_hash(
+    features: &mut Vec<Features>,
+    classes: &mut Vec<u8>,
+    hash: impl Fn(RowKey) -> u64,
+) -> u64 {
+    let key = |row: usize| -> RowKey { (features[row].map(f64::to_bits), classes[row]) };
+    let mut order: Vec<(u64, usize)> = (0..features.len())
+        .map(|row| (hash(key(row)), row))
+        .collect();
+    order.sort_unstable();
 
     let mut keep = vec![true; features.len()];
-    for pair in order.windows(2) {
-        if key(pair[0]) == key(pair[1]) {
-            keep[pair[1]] = false;
+    for run in order
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|run| run.len() > 1)
+    {
+        // Rows in a run are in file order, so the first of equal rows stays.
+        for (position, &(_, row)) in run.iter().enumerate() {
+            let repeats_earlier = run[..position]
+                .iter()
+                .any(|&(_, earlier)| keep[earlier] && key(earlier) == key(row));
+            keep[row] = !repeats_earlier;
         }
     }
     drop(order);

@@ -90,6 +90,30 @@ fn duplicates_are_dropped_keeping_first() {
 }
 
 #[test]
+fn hash_collisions_keep_distinct_rows() {
+    // With every row hashed to the same value, only equal rows may go.
+    let mut features = vec![
+        [1.0, 2.0, 3.0, 4.0],
+        [1.0, 2.0, 3.0, 5.0],
+        [1.0, 2.0, 3.0, 4.0],
+        [1.0, 2.0, 3.0, 4.0],
+        [1.0, 2.0, 3.0, 5.0],
+    ];
+    let mut classes = vec![0, 0, 0, 1, 0];
+    let removed = drop_duplicates_by_hash(&mut features, &mut classes, |_| 7);
+    assert_eq!(removed, 2);
+    assert_eq!(
+        features,
+        vec![
+            [1.0, 2.0, 3.0, 4.0],
+            [1.0, 2.0, 3.0, 5.0],
+            [1.0, 2.0, 3.0, 4.0]
+        ]
+    );
+    assert_eq!(classes, vec![0, 0, 1]);
+}
+
+#[test]
 fn first_reason_counts_once() {
     // Missing beats non-numeric, non-numeric beats non-finite, and
     // non-finite beats an unknown label.
