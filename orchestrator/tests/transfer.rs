@@ -102,7 +102,7 @@ async fn remove_image(engine: &Engine, tag: &str) {
         .expect("test image removed");
 }
 
-/// Every image ID and tag the engine holds.
+/// Lists every image ID and its tags in the engine.
 async fn image_list(engine: &Engine) -> BTreeSet<(String, Vec<String>)> {
     let options = ListImagesOptionsBuilder::default().all(true).build();
     let images = engine.docker.list_images(Some(options)).await.unwrap();

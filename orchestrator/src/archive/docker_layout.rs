@@ -4,8 +4,8 @@
 //! and later point the same `manifest.json` into `blobs/sha256/`.
 //!
 //! Layers are checked against the config's `rootfs.diff_ids`, the SHA-256
-//! of each uncompressed layer tar, which is how the engine itself identifies
-//! them; the config is checked against the image ID it is named after.
+//! of each uncompressed layer tar, because that is how the engine itself
+//! identifies them. The config is checked against the image ID in its name.
 
 use serde::Deserialize;
 

@@ -36,8 +36,8 @@ pub fn normalize_entry(raw: &[u8]) -> Result<String, ArchiveError> {
     Ok(parts.join("/"))
 }
 
-/// Resolves a symbolic link's target against the directory that holds the
-/// link, returning the archive path it points to, or `""` for the root.
+/// Resolves a symbolic link's target against the directory that contains
+/// the link, returning the archive path it points to, or `""` for the root.
 pub fn resolve_symlink(entry: &str, raw_target: &[u8]) -> Result<String, ArchiveError> {
     let target = entry_text(raw_target)?;
     let unsafe_link = |reason| ArchiveError::UnsafeLink {

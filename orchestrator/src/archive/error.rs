@@ -1,10 +1,10 @@
-//! What can be wrong with an archive, each case naming the entry or digest.
+//! Verification failures of an archive, each naming the entry or digest.
 
 use std::io;
 use std::path::PathBuf;
 
-/// Why an archive failed verification. Every variant names the file, entry
-/// or digest at fault so that the user can tell a corrupt copy from a
+/// Reason an archive failed verification. Every variant names the file,
+/// entry or digest at fault so that the user can tell a corrupt copy from a
 /// crafted one.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {

@@ -1,6 +1,6 @@
-//! The OCI image layout newer engines write: `index.json` at the root holds
+//! The OCI image layout newer engines write: `index.json` at the root lists
 //! descriptors (media type, digest, size) of manifests stored as
-//! `blobs/sha256/<hex>`, and each manifest holds descriptors of its config
+//! `blobs/sha256/<hex>`, and each manifest lists descriptors of its config
 //! and layers. Every descriptor must name a blob of the archive with the
 //! declared size; the blob's digest is checked against its name for all
 //! blobs in [`super::check_content_addresses`].
@@ -26,8 +26,8 @@ struct Descriptor {
     annotations: BTreeMap<String, String>,
 }
 
-/// An image index or an image manifest: which fields are present tells
-/// them apart when the descriptor carries no media type.
+/// An image index or an image manifest. When the descriptor has no media
+/// type, the fields present distinguish the two.
 #[derive(Deserialize)]
 struct Document {
     #[serde(default)]
@@ -122,9 +122,9 @@ fn parse_document(scan: &Scan, path: &str, referenced_by: &str) -> Result<Docume
     })
 }
 
-/// The full image name an index entry carries, if any. containerd writes
-/// the full reference; the OCI `ref.name` annotation is often a bare tag,
-/// which names no image on its own.
+/// Returns the full image name an index entry carries, if any. containerd
+/// writes the full reference, while the OCI `ref.name` annotation is often
+/// a bare tag, which names no image on its own.
 fn image_name(annotations: &BTreeMap<String, String>) -> Option<String> {
     annotations
         .get("io.containerd.image.name")

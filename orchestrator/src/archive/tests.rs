@@ -88,7 +88,7 @@ fn write_raw_name(field: &mut [u8; 100], name: &[u8]) {
     field[..name.len()].copy_from_slice(name);
 }
 
-/// A layer tar holding one file, as the engine would store it.
+/// Builds a layer tar of one file, as the engine would store it.
 fn layer(content: &[u8]) -> Vec<u8> {
     build(&[Item::File("a.txt", content.to_vec())])
 }
@@ -150,7 +150,7 @@ impl LegacyArchive {
     }
 }
 
-/// An archive in the OCI image layout with one image of one layer.
+/// Builds an archive in the OCI image layout with one image of one layer.
 fn oci_archive() -> (Vec<u8>, String) {
     let layer = layer(b"hello\n");
     let config = config_for(&[&layer]);

@@ -1,6 +1,7 @@
 //! Import of one archive: verify the whole file, then send it on. Nothing
 //! reaches the engine unless every check of [`crate::archive`] passed.
 
+use std::fs::File;
 use std::path::Path;
 
 use super::{
@@ -10,7 +11,7 @@ use crate::archive::{self, Contents, VerifiedArchive};
 use crate::engine::Engine;
 use crate::progress::Mode;
 
-/// What importing one archive did.
+/// Outcome of importing one archive.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Imported {
     Images {
@@ -31,9 +32,19 @@ pub async fn import_archive(
     store: Option<&ModelStore>,
     mode: Mode,
 ) -> Result<Imported, TransferError> {
-    let verified = verify(path, mode).await?;
-    let (archive, file) = verified;
+    let (archive, file) = verify_archive(path, mode).await?;
+    import_verified(engine, path, archive, file, store, mode).await
+}
 
+/// Sends an archive that [`verify_archive`] accepted to the engine.
+pub async fn import_verified(
+    engine: &Engine,
+    path: &Path,
+    archive: VerifiedArchive,
+    file: File,
+    store: Option<&ModelStore>,
+    mode: Mode,
+) -> Result<Imported, TransferError> {
     let label = format!("load {}", path.display());
     let meter = Meter::start(mode, &label, Some(archive.size));
     let result = match &archive.contents {
@@ -45,15 +56,15 @@ pub async fn import_archive(
                     loaded,
                 })
         }
-        Contents::Volume(contents) => {
-            let store = store.ok_or(TransferError::NoModelStore)?;
-            restore_volume(engine, store, path, file, contents, &meter)
+        Contents::Volume(contents) => match store {
+            Some(store) => restore_volume(engine, store, path, file, contents, &meter)
                 .await
                 .map(|restored| Imported::Volume {
                     archive: archive.clone(),
                     restored,
-                })
-        }
+                }),
+            None => Err(TransferError::NoModelStore),
+        },
     };
     match &result {
         Ok(_) => meter.finish("loaded"),
@@ -62,9 +73,10 @@ pub async fn import_archive(
     result
 }
 
-/// Runs the verification on a blocking thread: it reads and hashes the
-/// whole file.
-async fn verify(
+/// Verifies the archive at `path` and its sidecar, on a blocking thread
+/// because it reads and hashes the whole file. Returns the open file,
+/// rewound, so the bytes sent on are the bytes verified.
+pub async fn verify_archive(
     path: &Path,
     mode: Mode,
 ) -> Result<(VerifiedArchive, std::fs::File), TransferError> {

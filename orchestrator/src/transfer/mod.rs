@@ -16,7 +16,7 @@ mod volume;
 
 pub use error::TransferError;
 pub use images::{export_images, load_images, LoadedTag};
-pub use import::{import_archive, Imported};
+pub use import::{import_archive, import_verified, verify_archive, Imported};
 pub use meter::Meter;
 pub use model_store::ModelStore;
 pub use output_file::{archive_file_name, WrittenArchive};

@@ -1,5 +1,6 @@
-//! Which volume holds the model, and which image can run the install in it:
-//! both read from the stack file, so export and import need no options.
+//! The volume that stores the model and the image that can run the install
+//! in it, both read from the stack file, so export and import need no
+//! options.
 
 use std::collections::BTreeMap;
 

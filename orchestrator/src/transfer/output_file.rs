@@ -3,9 +3,10 @@
 //! with its `.sha256` sidecar written the same way.
 //!
 //! Dropping an unfinished `OutputFile` (an error, Ctrl-C) deletes the
-//! temporary file, so the target path never holds a partial archive.
+//! temporary file, so the target path never contains a partial archive.
 
 use std::io::{BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -120,7 +121,10 @@ fn temporary_in(dir: &Path, target: &Path) -> Result<NamedTempFile, TransferErro
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // Archives are ordinary files: 0666 minus the umask, as `docker save -o`
+    // creates them, not the 0600 of a temporary file.
     tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o666))
         .prefix(&format!(".{name}."))
         .suffix(".partial")
         .tempfile_in(dir)

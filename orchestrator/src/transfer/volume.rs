@@ -7,7 +7,7 @@
 //! files into a staging directory inside the volume with `PUT archive`,
 //! then runs `/etl install --from <staging> --remove-source` once, which
 //! validates the model and publishes it with a rename. A reader of the
-//! volume (the API) therefore sees either the old model or the new one,
+//! volume (the API) therefore reads either the old model or the new one,
 //! never a partial file.
 
 use std::fs::File;
@@ -69,7 +69,7 @@ pub async fn export_volume(
     output.commit()
 }
 
-/// What a restore did.
+/// Outcome of a volume restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoredVolume {
     pub volume: String,
@@ -138,7 +138,7 @@ async fn require_helper_image(
     Ok(parse_owner(&user))
 }
 
-/// Parses a numeric `uid[:gid]`; a named or empty user maps to root.
+/// Parses a numeric `uid[:gid]`. A named or empty user maps to root.
 fn parse_owner(user: &str) -> (u64, u64) {
     let mut parts = user.splitn(2, ':');
     let uid = parts.next().and_then(|uid| uid.parse().ok()).unwrap_or(0);
