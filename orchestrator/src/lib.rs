@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod build_step;
+pub mod commands;
 pub mod context;
 pub mod engine;
 pub mod labels;

@@ -1,1 +1,113 @@
-fn main() {}
+//! `orchestrator`: brings the stack declared in a stack file up and down
+//! through the Docker Engine API.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use orchestrator::commands::{self, down, logs, plan, status, up, validate, Failure, Global};
+use orchestrator::progress::{Mode, Progress};
+
+#[derive(Debug, Parser)]
+#[command(version, about, after_help = commands::EXIT_CODES_HELP)]
+struct Cli {
+    /// Stack file; relative paths inside it resolve against its directory.
+    #[arg(
+        short = 'f',
+        long = "file",
+        global = true,
+        default_value = "infra.toml",
+        value_name = "FILE"
+    )]
+    file: PathBuf,
+    /// Print nothing but errors and requested output.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// One variant per subcommand, each implemented in `commands::<name>`.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check the stack file and exit, without calling Docker.
+    Validate(validate::ValidateArgs),
+    /// List what `up` would do to each resource and why, changing nothing.
+    Plan(plan::PlanArgs),
+    /// Build, create, run and start whatever differs from the stack file.
+    Up(up::UpArgs),
+    /// Stop and remove the stack's containers and network.
+    Down(down::DownArgs),
+    /// Show each resource of the stack, its state, health and ports.
+    Status(status::StatusArgs),
+    /// Print the log of one of the stack's containers.
+    Logs(logs::LogsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let global = Global {
+        file: cli.file.clone(),
+        progress: Progress::new(Mode::detect(cli.quiet)),
+    };
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: failed to start the async runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = dispatch(&global, &cli.command) => result,
+            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted.into()),
+        }
+    });
+    // Dropping the runtime here ends the command's tasks; build-step child
+    // processes are killed with them.
+    drop(runtime);
+
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", render(&error));
+            ExitCode::from(commands::exit_code(&error) as u8)
+        }
+    }
+}
+
+async fn dispatch(global: &Global, command: &Command) -> anyhow::Result<()> {
+    match command {
+        Command::Validate(args) => validate::run(global, args).await,
+        Command::Plan(args) => plan::run(global, args).await,
+        Command::Up(args) => up::run(global, args).await,
+        Command::Down(args) => down::run(global, args).await,
+        Command::Status(args) => status::run(global, args).await,
+        Command::Logs(args) => logs::run(global, args).await,
+    }
+}
+
+/// Prints the error and each distinct cause once.
+fn render(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str("\n  caused by: ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// Diagnostics go to stderr at `warn` unless RUST_LOG says otherwise.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
