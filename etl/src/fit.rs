@@ -29,6 +29,12 @@ const WARM_START_ROWS: usize = 1 << 16;
 /// spaced subsample, which leaves only a few iterations over all rows.
 /// Both fits stop at the same tolerance per row, so the result is the
 /// optimum of the same objective as a fit that starts from zero.
+///
+/// NOTE: the time of the fit over all rows varies with the data. linfa's
+/// L-BFGS takes a first step of the full summed gradient, far too long for
+/// a loss summed over many rows, and the line search needs a varying number
+/// of evaluations to shorten it: 1.0 to 2.8 s on generated 1,000,000-row
+/// files and 6.3 s on a 2,000,000-row one, on a shared 2-core machine.
 pub fn fit_model(
     records: Array2<f64>,
     targets: Array1<usize>,
