@@ -30,11 +30,15 @@ const WARM_START_ROWS: usize = 1 << 16;
 /// Both fits stop at the same tolerance per row, so the result is the
 /// optimum of the same objective as a fit that starts from zero.
 ///
-/// NOTE: the time of the fit over all rows varies with the data. linfa's
-/// L-BFGS takes a first step of the full summed gradient, far too long for
-/// a loss summed over many rows, and the line search needs a varying number
-/// of evaluations to shorten it: 1.0 to 2.8 s on generated 1,000,000-row
-/// files and 6.3 s on a 2,000,000-row one, on a shared 2-core machine.
+/// NOTE: the time of the fit over all rows varies with the data: 1.0 to
+/// 2.8 s on generated 1,000,000-row files and 6.3 s on a 2,000,000-row one,
+/// on a shared 2-core machine. linfa's L-BFGS first steps along the whole
+/// summed gradient, far too long a step for a loss summed over many rows.
+/// linfa-logistic 0.8.1 also computes log-sum-exp against the largest score
+/// of the whole matrix rather than of each row, so on such a step the loss
+/// of rows far below that score is clamped. The likely result, not yet
+/// confirmed by counting, is a line search with a varying number of
+/// evaluations.
 pub fn fit_model(
     records: Array2<f64>,
     targets: Array1<usize>,
