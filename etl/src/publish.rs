@@ -103,7 +103,7 @@ pub fn install_model(from: &Path, dir: &Path, remove_source: bool) -> Result<Pub
         None => None,
     };
     let model_path = publish_file(dir, MODEL_FILE, &model_bytes)?;
-    info!(version = model.version(), path = %model_path.display(), "installed model");
+    info!(version = %model.version(), path = %model_path.display(), "installed model");
 
     if remove_source {
         fs::remove_dir_all(from).map_err(|source| EtlError::RemoveSource {

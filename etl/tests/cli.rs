@@ -287,6 +287,24 @@ fn install_removes_source_when_asked() {
 }
 
 #[test]
+fn install_ignores_training_environment() {
+    // The etl container's environment sets the training variables, and
+    // `install` runs in that same container.
+    let (source, model, metrics) = published_dir();
+    let target = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_etl"))
+        .env("ETL_OUTPUT_DIR", target.path())
+        .env("ETL_SEED", "42")
+        .env("ETL_MIN_ACCURACY", "0.9")
+        .env("ETL_INPUT", "/nonexistent.csv")
+        .args(["install", "--from", source.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_unchanged(target.path(), &model, &metrics);
+}
+
+#[test]
 fn install_rejects_invalid_model() {
     let (target, model, metrics) = published_dir();
     let source = tempfile::tempdir().unwrap();
