@@ -14,7 +14,8 @@ use tracing::info;
 use crate::iris::{CLASS_COUNT, CLASS_NAMES, FEATURE_COUNT, FEATURE_NAMES, TARGET_COLUMN};
 use crate::EtlError;
 
-/// A stratified split puts at least one row of each class in each part.
+/// Minimum number of rows per class, because a stratified split puts at
+/// least one row of each class in each part.
 pub const MIN_ROWS_PER_CLASS: usize = 2;
 
 /// Minimum number of clean rows a run trains on.
