@@ -1,0 +1,455 @@
+//! The whole stack against the real Docker Engine, driven through the
+//! `orchestrator` binary: `up` from nothing, predictions through the
+//! published port, a no-op second `up`, a failing ETL that leaves the API
+//! untouched, a killed API that the next `up` restarts, a host port in use,
+//! `down` and `down --volumes`.
+//!
+//! Every name is unique to this run (project, image tags, containers,
+//! volume, network, host port), so a stack left running on the machine
+//! cannot interfere. With `CI=true` the test fails when Docker is
+//! unreachable; elsewhere it is skipped with a message.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use orchestrator::engine::{container, network, volume, Engine};
+use orchestrator::labels;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_orchestrator");
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Unique names of one test run.
+struct Names {
+    project: String,
+    etl_tag: String,
+    api_tag: String,
+    etl: String,
+    api: String,
+    volume: String,
+    network: String,
+    port: u16,
+}
+
+impl Names {
+    fn new() -> Self {
+        let id = format!("e2e{}", std::process::id());
+        Self {
+            project: id.clone(),
+            etl_tag: format!("orchestrator-test-etl:{id}"),
+            api_tag: format!("orchestrator-test-api:{id}"),
+            etl: format!("{id}-etl"),
+            api: format!("{id}-api"),
+            volume: format!("{id}-model-store"),
+            network: format!("{id}-backend"),
+            port: free_port(),
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The stack of `infra.toml` with this run's names. The build step pins
+/// CARGO_TARGET_DIR to the workspace `target/`, where the Dockerfiles look
+/// for the static binaries, whatever target directory the test runs with.
+fn stack_file(names: &Names, etl_input: Option<&str>, host_port: u16) -> String {
+    let root = workspace_root();
+    let root = root.display();
+    let etl_input = etl_input
+        .map(|path| format!(", ETL_INPUT = \"{path}\""))
+        .unwrap_or_default();
+    format!(
+        r#"
+[project]
+name = "{project}"
+
+[build_steps.binaries]
+command = ["cargo", "build", "--release", "--locked", "--target", "x86_64-unknown-linux-gnu", "-p", "etl", "-p", "api"]
+env = {{ RUSTFLAGS = "-C target-feature=+crt-static", CARGO_TARGET_DIR = "{root}/target" }}
+workdir = "{root}"
+inputs = ["Cargo.toml", "Cargo.lock", "model-artifact/**", "etl/**", "api/**"]
+outputs = ["{root}/target/x86_64-unknown-linux-gnu/release/etl", "{root}/target/x86_64-unknown-linux-gnu/release/api"]
+
+[images.etl]
+tag = "{etl_tag}"
+context = "{root}"
+dockerfile = "etl/Dockerfile"
+ignore_file = "{root}/etl/Dockerfile.dockerignore"
+after_steps = ["binaries"]
+
+[images.api]
+tag = "{api_tag}"
+context = "{root}"
+dockerfile = "api/Dockerfile"
+ignore_file = "{root}/api/Dockerfile.dockerignore"
+after_steps = ["binaries"]
+
+[volumes.model_store]
+name = "{volume}"
+
+[networks.backend]
+name = "{network}"
+driver = "bridge"
+
+[containers.{etl}]
+image = "etl"
+run = "once"
+timeout = "2m"
+outputs = ["/data/model.json"]
+env = {{ ETL_OUTPUT_DIR = "/data", ETL_MIN_ACCURACY = "0.9", ETL_SEED = "42"{etl_input} }}
+mounts = [{{ volume = "model_store", target = "/data" }}]
+networks = ["backend"]
+resources = {{ memory = "512MiB", pids = 64 }}
+
+[containers.{api}]
+image = "api"
+run = "service"
+depends_on = ["{etl}"]
+env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json", RUST_LOG = "info" }}
+mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
+networks = ["backend"]
+ports = [{{ host = {host_port}, container = 8000, host_ip = "127.0.0.1" }}]
+restart = "unless-stopped"
+healthcheck = {{ command = ["/api", "healthcheck"], interval = "1s", timeout = "2s", retries = 3, start_period = "1s" }}
+resources = {{ memory = "128MiB", pids = 64, cpus = 1.0 }}
+"#,
+        project = names.project,
+        etl_tag = names.etl_tag,
+        api_tag = names.api_tag,
+        volume = names.volume,
+        network = names.network,
+        etl = names.etl,
+        api = names.api,
+    )
+}
+
+/// Runs `orchestrator -f FILE ARGS...` and returns its output.
+fn orchestrator(file: &Path, args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .arg("-f")
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Removes everything the test created, even when an assertion failed.
+struct Cleanup {
+    file: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let output = orchestrator(
+            &self.file,
+            &["-q", "down", "--volumes", "--images", "--timeout", "2"],
+        );
+        if !output.status.success() {
+            eprintln!("cleanup failed: {}", text(&output));
+        }
+    }
+}
+
+/// Sends `POST /predict` for the iris measurements `features` and returns
+/// the HTTP status and body.
+fn predict(port: u16, features: [f64; 4]) -> (u16, String) {
+    let body = format!(
+        r#"{{"sepal length (cm)": {}, "sepal width (cm)": {}, "petal length (cm)": {}, "petal width (cm)": {}}}"#,
+        features[0], features[1], features[2], features[3]
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
+}
+
+fn prediction(port: u16, features: [f64; 4]) -> i64 {
+    let (status, body) = predict(port, features);
+    assert_eq!(status, 200, "POST /predict {features:?}: {body}");
+    let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+    value["prediction"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no prediction in {body}"))
+}
+
+fn container_id(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> Option<String> {
+    runtime
+        .block_on(container::inspect(engine, name))
+        .unwrap()
+        .and_then(|c| c.id)
+}
+
+fn container_running(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> bool {
+    let found = runtime.block_on(container::inspect(engine, name)).unwrap();
+    found
+        .and_then(|c| c.state)
+        .and_then(|s| s.running)
+        .unwrap_or(false)
+}
+
+/// Connects to the engine, or returns `None` (skip) outside CI.
+fn engine_or_skip(runtime: &tokio::runtime::Runtime) -> Option<Engine> {
+    match runtime.block_on(Engine::connect()) {
+        Ok(engine) => Some(engine),
+        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true and the Docker Engine is unreachable: {error}")
+        }
+        Err(error) => {
+            eprintln!("skipped: the Docker Engine is unreachable ({error})");
+            None
+        }
+    }
+}
+
+#[test]
+fn stack_lifecycle_on_real_engine() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(engine) = engine_or_skip(&runtime) else {
+        return;
+    };
+    let names = Names::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.toml");
+    std::fs::write(&file, stack_file(&names, None, names.port)).unwrap();
+    let _cleanup = Cleanup { file: file.clone() };
+
+    // `up` from nothing: build steps, images, volume, network, ETL, API.
+    let output = orchestrator(&file, &["up"]);
+    assert!(output.status.success(), "first up: {}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{}", names.port)),
+        "{stdout}"
+    );
+
+    // Reference classes: the first, 51st and 101st rows of the iris data set
+    // (Fisher 1936, as shipped by scikit-learn) are setosa (0), versicolor (1)
+    // and virginica (2).
+    assert_eq!(prediction(names.port, [5.1, 3.5, 1.4, 0.2]), 0);
+    assert_eq!(prediction(names.port, [6.4, 3.2, 4.5, 1.5]), 1);
+    assert_eq!(prediction(names.port, [6.3, 3.3, 6.0, 2.5]), 2);
+
+    // A second `up` changes nothing and says so quickly.
+    let etl_id = container_id(&runtime, &engine, &names.etl).expect("ETL container exists");
+    let api_id = container_id(&runtime, &engine, &names.api).expect("API container exists");
+    let started = Instant::now();
+    let output = orchestrator(&file, &["up"]);
+    let elapsed = started.elapsed();
+    assert!(output.status.success(), "second up: {}", text(&output));
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("no changes"),
+        "{}",
+        text(&output)
+    );
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "no-op up took {elapsed:?}"
+    );
+    assert_eq!(
+        container_id(&runtime, &engine, &names.etl).as_ref(),
+        Some(&etl_id)
+    );
+    assert_eq!(
+        container_id(&runtime, &engine, &names.api).as_ref(),
+        Some(&api_id)
+    );
+
+    // An ETL that exits non-zero fails `up` with exit code 4 and its last
+    // log lines; the API keeps running and serving the previous model.
+    std::fs::write(
+        &file,
+        stack_file(&names, Some("/no/such/input.csv"), names.port),
+    )
+    .unwrap();
+    let output = orchestrator(&file, &["up"]);
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "failing ETL: {}",
+        text(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("container `{}` exited with code", names.etl)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("last log lines"), "{stderr}");
+    assert_eq!(
+        container_id(&runtime, &engine, &names.api).as_ref(),
+        Some(&api_id)
+    );
+    assert!(container_running(&runtime, &engine, &names.api));
+    assert_eq!(prediction(names.port, [5.1, 3.5, 1.4, 0.2]), 0);
+
+    // Restoring the file converges again: the ETL reruns and succeeds.
+    std::fs::write(&file, stack_file(&names, None, names.port)).unwrap();
+    let output = orchestrator(&file, &["up"]);
+    assert!(
+        output.status.success(),
+        "up after the failed ETL: {}",
+        text(&output)
+    );
+    assert_eq!(prediction(names.port, [6.3, 3.3, 6.0, 2.5]), 2);
+
+    // A killed API is restarted by the next `up`.
+    runtime
+        .block_on(container::stop(&engine, &names.api, Duration::from_secs(0)))
+        .unwrap();
+    assert!(!container_running(&runtime, &engine, &names.api));
+    let output = orchestrator(&file, &["up"]);
+    assert!(
+        output.status.success(),
+        "up after killing the API: {}",
+        text(&output)
+    );
+    assert!(container_running(&runtime, &engine, &names.api));
+    assert_eq!(prediction(names.port, [6.4, 3.2, 4.5, 1.5]), 1);
+
+    // A host port in use fails with exit code 7 naming the port and the key.
+    let blocker = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = blocker.local_addr().unwrap().port();
+    std::fs::write(&file, stack_file(&names, None, taken)).unwrap();
+    let output = orchestrator(&file, &["up"]);
+    assert_eq!(
+        output.status.code(),
+        Some(7),
+        "port in use: {}",
+        text(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("127.0.0.1:{taken}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("[containers.{}]", names.api)),
+        "{stderr}"
+    );
+    drop(blocker);
+    std::fs::write(&file, stack_file(&names, None, names.port)).unwrap();
+    let output = orchestrator(&file, &["up"]);
+    assert!(
+        output.status.success(),
+        "up after freeing the port: {}",
+        text(&output)
+    );
+    assert_eq!(prediction(names.port, [5.1, 3.5, 1.4, 0.2]), 0);
+
+    // `down` removes containers and network, keeps the volume.
+    let label = labels::project_filter(&names.project);
+    let output = orchestrator(&file, &["down", "--timeout", "2"]);
+    assert!(output.status.success(), "down: {}", text(&output));
+    let containers = runtime
+        .block_on(container::list_labelled(&engine, &label))
+        .unwrap();
+    assert!(containers.is_empty(), "containers left: {containers:?}");
+    let networks = runtime
+        .block_on(network::list_labelled(&engine, &label))
+        .unwrap();
+    assert!(networks.is_empty(), "networks left: {networks:?}");
+    let kept = runtime
+        .block_on(volume::inspect(&engine, &names.volume))
+        .unwrap();
+    assert!(kept.is_some(), "down removed the volume");
+
+    // `down --volumes` removes it too.
+    let output = orchestrator(&file, &["down", "--volumes"]);
+    assert!(output.status.success(), "down --volumes: {}", text(&output));
+    let gone = runtime
+        .block_on(volume::inspect(&engine, &names.volume))
+        .unwrap();
+    assert!(gone.is_none(), "down --volumes kept the volume");
+
+    // Without images, `up --no-build` fails with exit code 8 before creating anything.
+    let output = orchestrator(&file, &["down", "--images"]);
+    assert!(output.status.success(), "down --images: {}", text(&output));
+    let output = orchestrator(&file, &["up", "--no-build"]);
+    assert_eq!(
+        output.status.code(),
+        Some(8),
+        "up --no-build without images: {}",
+        text(&output)
+    );
+    assert!(runtime
+        .block_on(volume::inspect(&engine, &names.volume))
+        .unwrap()
+        .is_none());
+}
+
+#[test]
+fn unreachable_docker_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = Names::new();
+    let file = dir.path().join("stack.toml");
+    std::fs::write(&file, stack_file(&names, None, names.port)).unwrap();
+    let socket = dir.path().join("no-docker.sock");
+    let output = Command::new(BINARY)
+        .arg("-f")
+        .arg(&file)
+        .arg("status")
+        .env("DOCKER_HOST", format!("unix://{}", socket.display()))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&socket.display().to_string()), "{stderr}");
+    assert!(stderr.contains("DOCKER_HOST"), "{stderr}");
+}
+
+#[test]
+fn invalid_stack_exits_2_before_docker() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.toml");
+    std::fs::write(&file, "[project]\nname = \"x\"\nunknown_key = 1\n").unwrap();
+    // An unreachable DOCKER_HOST proves that validation fails before any call.
+    let output = Command::new(BINARY)
+        .arg("-f")
+        .arg(&file)
+        .arg("up")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stack.toml:3:"), "{stderr}");
+}
