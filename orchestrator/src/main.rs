@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use orchestrator::commands::{self, down, logs, plan, status, up, validate, Failure, Global};
+use orchestrator::commands::{
+    self, down, export, import, logs, plan, status, up, validate, Failure, Global,
+};
 use orchestrator::progress::{Mode, Progress};
 
 #[derive(Debug, Parser)]
@@ -42,6 +44,11 @@ enum Command {
     Status(status::StatusArgs),
     /// Print the log of one of the stack's containers.
     Logs(logs::LogsArgs),
+    /// Write the stack's images or its model volume to verified tar archives.
+    Export(export::ExportArgs),
+    /// Verify archives from `export`, then load their images or restore the model volume.
+    #[command(alias = "load")]
+    Import(import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +93,8 @@ async fn dispatch(global: &Global, command: &Command) -> anyhow::Result<()> {
         Command::Down(args) => down::run(global, args).await,
         Command::Status(args) => status::run(global, args).await,
         Command::Logs(args) => logs::run(global, args).await,
+        Command::Export(args) => export::run(global, args).await,
+        Command::Import(args) => import::run(global, args).await,
     }
 }
 

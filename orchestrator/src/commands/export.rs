@@ -18,7 +18,7 @@ use crate::transfer::{self, archive_file_name, Meter, ModelStore, WrittenArchive
         .args(["tar", "split", "volumes"])
 ))]
 pub struct ExportArgs {
-    /// Write the stack's images to one tar archive at PATH.
+    /// Write the stack's images to one tar archive at PATH (default: stack.tar).
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "stack.tar")]
     pub tar: Option<PathBuf>,
     /// Write one archive per image into DIR, named after the image
@@ -29,7 +29,8 @@ pub struct ExportArgs {
     /// Repeat for several; default: every image the stack declares.
     #[arg(long = "image", value_name = "NAME")]
     pub images: Vec<String>,
-    /// Write the model volume's files to a tar archive at PATH.
+    /// Write the model volume's files to a tar archive at PATH (default:
+    /// model-volume.tar).
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "model-volume.tar")]
     pub volumes: Option<PathBuf>,
 }

@@ -2,6 +2,8 @@
 //! an error whose type [`exit_code`] maps to the documented exit code.
 
 pub mod down;
+pub mod export;
+pub mod import;
 pub mod logs;
 pub mod plan;
 pub mod status;

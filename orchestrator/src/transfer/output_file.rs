@@ -55,8 +55,12 @@ impl OutputFile {
             .map_err(|source| self.write_error(source))
     }
 
-    /// Flushes and syncs the file, renames it over the target and writes
-    /// the sidecar beside it.
+    /// Flushes the file, renames it over the target and writes the sidecar
+    /// beside it.
+    ///
+    /// The archive is not fsynced, as `docker save -o` does not, which keeps
+    /// export as fast as the docker CLI. After a power loss the renamed file
+    /// may be truncated, and import then rejects it by its checksum.
     pub fn commit(self) -> Result<WrittenArchive, TransferError> {
         let target = self.target;
         let write_error = |source| TransferError::Write {
@@ -67,7 +71,6 @@ impl OutputFile {
             .writer
             .into_inner()
             .map_err(|error| write_error(error.into_error()))?;
-        temporary.as_file().sync_all().map_err(write_error)?;
         let sha256 = hex::encode(self.hasher.finalize());
 
         let sidecar_path = sidecar::sidecar_path(&target);
