@@ -111,7 +111,7 @@ fn render(error: &anyhow::Error) -> String {
     text
 }
 
-/// Diagnostics go to stderr at `warn` unless RUST_LOG says otherwise.
+/// Sends diagnostics to stderr at `warn`, or at the level RUST_LOG sets.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));

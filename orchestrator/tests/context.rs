@@ -14,7 +14,7 @@ fn write(root: &Path, path: &str, content: &str) {
     fs::write(path, content).unwrap();
 }
 
-/// A context shaped like this repository: the Dockerfile and ignore file in
+/// Creates a context shaped like this repository: the Dockerfile and ignore file in
 /// `etl/`, sources beside them and a Cargo `target/` with the binary.
 fn sample_tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,8 @@
 //! The whole stack against the real Docker Engine, driven through the
 //! `orchestrator` binary: `up` from nothing, predictions through the
 //! published port, a no-op second `up`, a failing ETL that leaves the API
-//! untouched, a killed API that the next `up` restarts, a host port in use,
-//! `down` and `down --volumes`.
+//! untouched, a stopped API that the next `up` starts again, a host port in
+//! use, `down`, `down --volumes` and `up --no-build` without images.
 //!
 //! Every name is unique to this run (project, image tags, containers,
 //! volume, network, host port), so a stack left running on the machine
@@ -63,7 +63,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The stack of `infra.toml` with this run's names. The build step pins
+/// Writes the stack of `infra.toml` with this run's names. The build step pins
 /// CARGO_TARGET_DIR to the workspace `target/`, where the Dockerfiles look
 /// for the static binaries, whatever target directory the test runs with.
 fn stack_file(names: &Names, etl_input: Option<&str>, host_port: u16) -> String {
@@ -272,7 +272,7 @@ fn stack_lifecycle_on_real_engine() {
     assert_eq!(prediction(names.port, [6.4, 3.2, 4.5, 1.5]), 1);
     assert_eq!(prediction(names.port, [6.3, 3.3, 6.0, 2.5]), 2);
 
-    // A second `up` changes nothing and says so quickly.
+    // A second `up` changes nothing and reports it within a second.
     let etl_id = container_id(&runtime, &engine, &names.etl).expect("ETL container exists");
     let api_id = container_id(&runtime, &engine, &names.api).expect("API container exists");
     let started = Instant::now();

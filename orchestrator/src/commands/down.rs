@@ -1,5 +1,5 @@
 //! `down [--volumes] [--images]`: stop and remove the stack's containers and
-//! networks; volumes and images stay unless a flag asks.
+//! networks; volumes and images stay unless a flag requests their removal.
 //!
 //! Only resources labelled with the stack's project are touched, found by
 //! label whatever the working directory, so a resource that merely shares

@@ -1,4 +1,4 @@
-//! What the planner compares: the desired hashes computed from files and
+//! Inputs of the planner: the desired hashes computed from files and
 //! the observed state of the engine and of the build-step stamps.
 
 use crate::build_step;

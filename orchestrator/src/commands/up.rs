@@ -37,7 +37,7 @@ pub struct UpArgs {
     pub no_build: bool,
 }
 
-/// What `up` changed, for the summary line.
+/// Changes `up` made, for the summary line.
 #[derive(Debug, Default)]
 struct Changes {
     phrases: Vec<String>,

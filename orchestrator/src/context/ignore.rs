@@ -1,12 +1,13 @@
-//! Ignore-file patterns with Docker's `.dockerignore` semantics.
+//! Ignore-file patterns with Docker's `.dockerignore` semantics, as the
+//! `.dockerignore` section of the Dockerfile reference describes them
+//! (docs.docker.com/engine/reference/builder/#dockerignore-file).
 //!
-//! The rules follow the Docker documentation for `.dockerignore` (Docker
-//! Engine 20.10): lines starting with `#` are comments, surrounding
-//! whitespace is trimmed, a leading `/` is dropped, `*` and `?` never match
-//! `/`, a `**` segment matches any number of directories (zero included), a
-//! leading `!` re-includes what an earlier line excluded, and the last
-//! matching line wins. A pattern that matches a directory also matches
-//! everything below it.
+//! Lines starting with `#` are comments. Surrounding whitespace is trimmed
+//! and a leading `/` is dropped. `*` and `?` never match `/`, and a `**`
+//! segment matches any number of directories, zero included. A leading `!`
+//! re-includes what an earlier line excluded, and the last matching line
+//! wins. A pattern that matches a directory also matches everything below
+//! it.
 
 /// One parsed line of an ignore file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,8 +196,8 @@ fn class_char(pattern: &[u8], i: usize) -> Option<(u8, usize)> {
 mod tests {
     use super::*;
 
-    // Expected results follow the examples of the `.dockerignore` section of
-    // the Docker documentation (Dockerfile reference, Engine 20.10).
+    // The first cases are the examples of the `.dockerignore` section of the
+    // Dockerfile reference, with the results it gives for them.
     #[test]
     fn star_matches_one_level() {
         let rules = IgnoreRules::parse("*/temp*");

@@ -124,7 +124,7 @@ fn endpoint(spec: &ContainerSpec) -> EndpointSettings {
     }
 }
 
-/// The Engine API's port key, e.g. `8000/tcp`.
+/// Formats the Engine API's port key, e.g. `8000/tcp`.
 pub fn port_key(port: &crate::spec::PortBinding) -> String {
     let protocol = match port.protocol {
         Protocol::Tcp => "tcp",

@@ -16,7 +16,7 @@ use std::fmt;
 
 use bollard::Docker;
 
-/// What a verb did to one resource.
+/// Result of one verb on one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Created,
