@@ -6,19 +6,21 @@
 #             built from api/examples/constant_server.rs
 #   peer      the service being replaced, started by the command in PEER_RUN
 #             with the port appended (skipped when PEER_RUN is unset)
-# Each server gets a warm-up, then CONNECTIONS connections for DURATION with
-# the reference request body. Peak RSS is VmHWM from /proc/PID/status after
-# the load. Needs wrk (Debian package `wrk`).
+# In each of ROUNDS rounds every server gets a warm-up, then CONNECTIONS
+# connections for DURATION with the reference request body; the summary
+# lists each round and the median. Peak RSS is VmHWM from /proc/PID/status
+# after the last round. Needs wrk (Debian package `wrk`).
 #
 # Usage: PEER_RUN="/path/to/peer/run.sh" api/bench/run.sh
-# Settings (environment): DURATION (default 15s), CONNECTIONS (64),
+# Settings (environment): DURATION (default 10s), ROUNDS (3), CONNECTIONS (64),
 # THREADS (wrk threads, 2), WARMUP (3s), OUT (raw outputs, default a new
 # directory under /tmp), API_PORT (18000), CONSTANT_PORT (18001),
 # PEER_PORT (18002).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-duration=${DURATION:-15s}
+duration=${DURATION:-10s}
+rounds=${ROUNDS:-3}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-2}
 warmup=${WARMUP:-3s}
@@ -99,31 +101,54 @@ echo "== machine"
   echo "command: wrk -t$threads -c$connections -d$duration --latency -s post.lua http://127.0.0.1:PORT/predict"
 } | tee "$out/machine.txt"
 
+# Rounds alternate between the servers, so that a change in the machine's
+# background load during the run reaches all of them alike.
+for round in $(seq 1 "$rounds"); do
+  for i in "${!names[@]}"; do
+    name=${names[$i]} port=${ports[$i]}
+    echo "== round $round: $name (port $port)"
+    wrk -t"$threads" -c"$connections" -d"$warmup" -s "$out/post.lua" "http://127.0.0.1:$port/predict" >/dev/null
+    wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$out/post.lua" \
+      "http://127.0.0.1:$port/predict" | tee "$out/wrk-$name-$round.txt"
+  done
+done
 for i in "${!names[@]}"; do
-  name=${names[$i]} port=${ports[$i]}
-  pid=$(listener_pid "$port")
-  echo "== $name (port $port, pid $pid)"
-  wrk -t"$threads" -c"$connections" -d"$warmup" -s "$out/post.lua" "http://127.0.0.1:$port/predict" >/dev/null
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$out/post.lua" \
-    "http://127.0.0.1:$port/predict" | tee "$out/wrk-$name.txt"
-  grep VmHWM "/proc/$pid/status" | tee "$out/rss-$name.txt"
+  grep VmHWM "/proc/$(listener_pid "${ports[$i]}")/status" >"$out/rss-${names[$i]}.txt"
 done
 
-echo "== summary"
-summary() {
-  local name=$1 file=$out/wrk-$1.txt
-  local rps p50 p99 non2xx rss
-  rps=$(awk '/^Requests\/sec:/ {print $2}' "$file")
-  p50=$(awk '$1 == "50%" {print $2}' "$file")
-  p99=$(awk '$1 == "99%" {print $2}' "$file")
-  non2xx=$(awk '/Non-2xx/ {print $NF}' "$file")
-  rss=$(awk '{print $2, $3}' "$out/rss-$name.txt")
-  printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$rps" "$p50" "$p99" "${non2xx:-0}" "$rss"
+# Prints a wrk latency (such as 850.00us, 1.20ms or 1.02s) in milliseconds.
+to_ms() {
+  awk -v value="$1" 'BEGIN {
+    if (value ~ /us$/) printf "%.3f", value / 1000
+    else if (value ~ /ms$/) printf "%.3f", value + 0
+    else if (value ~ /s$/) printf "%.3f", value * 1000
+  }'
 }
+
+# Prints one table row per round of NAME and then its medians.
+summary() {
+  local name=$1 round file rps p50 p99 non2xx
+  local all_rps=() all_p50=() all_p99=()
+  for round in $(seq 1 "$rounds"); do
+    file=$out/wrk-$name-$round.txt
+    rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$file")
+    p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$file")")
+    p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$file")")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$file")
+    all_rps+=("$rps") all_p50+=("$p50") all_p99+=("$p99")
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$round" "$rps" "$p50" "$p99" "${non2xx:-0}"
+  done
+  median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+  printf '| %s | median | %s | %s | %s | peak RSS %s |\n' "$name" "$(median "${all_rps[@]}")" \
+    "$(median "${all_p50[@]}")" "$(median "${all_p99[@]}")" "$(awk '{print $2, $3}' "$out/rss-$name.txt")"
+}
+
+echo "== summary"
 {
-  echo "| server | requests/s | p50 | p99 | non-2xx | peak RSS |"
+  echo "| server | round | requests/s | p50 (ms) | p99 (ms) | non-2xx |"
   echo "| --- | --- | --- | --- | --- | --- |"
   for name in "${names[@]}"; do summary "$name"; done
+  echo
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/summary.md"
 echo "raw outputs: $out"

@@ -29,11 +29,19 @@ pub struct PredictionBody<'a> {
     pub probabilities: Vec<f64>,
 }
 
-/// The response to a single object.
+/// The response to a single object: the fields of [`PredictionBody`] and
+/// the model version. It repeats the fields instead of using
+/// `#[serde(flatten)]`, which serializes through a slower map path.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SingleResponse<'a> {
-    #[serde(flatten)]
-    pub result: PredictionBody<'a>,
+    /// Index of the most probable class.
+    #[schema(example = 0)]
+    pub prediction: usize,
+    /// Name of that class.
+    #[schema(example = "setosa")]
+    pub label: &'a str,
+    /// Probability of each class, in class-index order.
+    pub probabilities: Vec<f64>,
     /// Version of the model that computed the prediction.
     #[schema(example = "3f2a9c1d04be")]
     pub model_version: &'a str,
@@ -114,7 +122,9 @@ pub fn predict_body(loaded: &LoadedModel, body: &Bytes, max_batch: usize) -> Res
         Payload::Single(features) => match score(loaded, &features, &[]) {
             Ok(result) => {
                 let body = SingleResponse {
-                    result,
+                    prediction: result.prediction,
+                    label: result.label,
+                    probabilities: result.probabilities,
                     model_version: loaded.version(),
                 };
                 problem::json(StatusCode::OK, &body)

@@ -11,6 +11,7 @@
 //! reported as an invalid field instead of failing the whole parse. All field
 //! errors of a request are collected and reported together.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -73,6 +74,16 @@ pub fn parse(
     feature_names: &[String],
     max_batch: usize,
 ) -> Result<Payload, RequestError> {
+    // Fast path for the usual request, a single object: one parse pass.
+    if body.trim_ascii_start().first() == Some(&b'{') {
+        if let Ok(Entries(entries)) = serde_json::from_slice::<Entries>(body) {
+            let mut errors = Vec::new();
+            return match row_from_entries(entries, &[], feature_names, &mut errors) {
+                Some(row) => Ok(Payload::Single(row)),
+                None => Err(RequestError::Invalid(errors)),
+            };
+        }
+    }
     match serde_json::from_slice::<&RawValue>(body) {
         Ok(raw) => parse_document(raw, feature_names, max_batch),
         Err(error) => {
@@ -189,10 +200,21 @@ fn parse_row(
         });
         return None;
     };
+    row_from_entries(entries, prefix, feature_names, errors)
+}
+
+/// Converts the entries of one JSON object into a feature vector, or
+/// records why not.
+fn row_from_entries(
+    entries: Vec<(Cow<'_, str>, &RawValue)>,
+    prefix: &[Location],
+    feature_names: &[String],
+    errors: &mut Vec<FieldError>,
+) -> Option<Vec<f64>> {
     let errors_before = errors.len();
     let mut values: Vec<Option<f64>> = vec![None; feature_names.len()];
     for (key, value) in entries {
-        let Some(slot) = feature_names.iter().position(|name| *name == key) else {
+        let Some(slot) = feature_names.iter().position(|name| **name == *key) else {
             errors.push(FieldError {
                 loc: location(prefix, Some(&key)),
                 msg: format!(
@@ -334,7 +356,8 @@ fn quote_non_finite_literals(body: &[u8]) -> Option<Vec<u8>> {
 
 /// The entries of a JSON object in body order, duplicates kept, so that a
 /// repeated key can be reported instead of silently overwritten.
-struct Entries<'a>(Vec<(String, &'a RawValue)>);
+/// Keys without escape sequences are borrowed from the body.
+struct Entries<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -353,10 +376,38 @@ impl<'de: 'a, 'a> Visitor<'de> for EntriesVisitor<'a> {
 
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
         let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
-        while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
-            entries.push(entry);
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let value = map.next_value::<&'de RawValue>()?;
+            entries.push((key, value));
         }
         Ok(Entries(entries))
+    }
+}
+
+/// An object key, borrowed when the JSON text has no escape sequence in it.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_str(KeyVisitor(std::marker::PhantomData))
+    }
+}
+
+struct KeyVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for KeyVisitor<'a> {
+    type Value = Key<'a>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Borrowed(value)))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(Key(Cow::Owned(value.to_owned())))
     }
 }
 
@@ -422,6 +473,12 @@ mod tests {
         let errors = invalid(r#"{"a": 1e400, "b": -2e308}"#);
         assert_eq!(errors.len(), 2);
         assert!(errors.iter().all(|error| error.kind == "finite_number"));
+    }
+
+    #[test]
+    fn escaped_key_matches_its_name() {
+        let payload = parse(br#"{"\u0061": 1, "b": 2}"#, &names(), 3).unwrap();
+        assert_eq!(payload, Payload::Single(vec![1.0, 2.0]));
     }
 
     #[test]
