@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::Path;
 
 use bollard::query_parameters::ImportImageOptionsBuilder;
+use futures_util::future::join_all;
 use futures_util::{stream, StreamExt};
 
 use super::output_file::OutputFile;
@@ -26,8 +27,10 @@ pub async fn export_images(
     path: &Path,
     meter: &Meter,
 ) -> Result<WrittenArchive, TransferError> {
-    for tag in tags {
-        if image::inspect(engine, tag).await?.is_none() {
+    // The inspections run concurrently: each is a round trip to the engine.
+    let found = join_all(tags.iter().map(|tag| image::inspect(engine, tag))).await;
+    for (tag, found) in tags.iter().zip(found) {
+        if found?.is_none() {
             return Err(TransferError::ImageMissing { tag: tag.clone() });
         }
     }
@@ -67,14 +70,18 @@ pub async fn load_images(
     images: &[ArchivedImage],
     meter: &Meter,
 ) -> Result<Vec<LoadedTag>, TransferError> {
+    let tags: Vec<(&String, &String)> = images
+        .iter()
+        .flat_map(|archived| archived.tags.iter().map(move |tag| (tag, &archived.id)))
+        .collect();
+    let found = join_all(tags.iter().map(|(tag, _)| image::inspect(engine, tag))).await;
     let mut previous = Vec::new();
-    for archived in images {
-        for tag in &archived.tags {
-            let id = image::inspect(engine, tag)
-                .await?
-                .and_then(|found| found.id);
-            previous.push((tag.clone(), archived.id.clone(), id));
-        }
+    for ((tag, expected), found) in tags.into_iter().zip(found) {
+        previous.push((
+            tag.clone(),
+            expected.clone(),
+            found?.and_then(|image| image.id),
+        ));
     }
 
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
@@ -107,12 +114,15 @@ pub async fn load_images(
         source,
     })?;
 
+    let found = join_all(
+        previous
+            .iter()
+            .map(|(tag, _, _)| image::inspect(engine, tag)),
+    )
+    .await;
     let mut loaded = Vec::new();
-    for (tag, expected, previous) in previous {
-        let id = image::inspect(engine, &tag)
-            .await?
-            .and_then(|found| found.id)
-            .unwrap_or_default();
+    for ((tag, expected, previous), found) in previous.into_iter().zip(found) {
+        let id = found?.and_then(|image| image.id).unwrap_or_default();
         if expected.starts_with("sha256:") && id != expected {
             return Err(TransferError::LoadMismatch {
                 tag,
