@@ -60,6 +60,12 @@ fn json_body(body: &Bytes) -> Value {
     })
 }
 
+fn gunzip(bytes: &[u8]) -> String {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes), &mut text).unwrap();
+    text
+}
+
 fn row(values: [f64; 4]) -> Value {
     let mut object = serde_json::Map::new();
     for (name, value) in common::FEATURES.iter().zip(values) {
@@ -493,7 +499,8 @@ async fn docs_page_is_served_locally() {
 
     let page = get(&state, "/docs/").await;
     assert_eq!(page.status(), StatusCode::OK);
-    let html = String::from_utf8(page.body().to_vec()).unwrap();
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    let html = gunzip(page.body());
     assert!(html.contains("swagger-ui"), "{html}");
     assert!(
         !html.contains("https://"),
@@ -507,6 +514,8 @@ async fn docs_page_is_served_locally() {
 
     let bundle = get(&state, "/docs/swagger-ui-bundle.js").await;
     assert_eq!(bundle.status(), StatusCode::OK);
+    assert_eq!(bundle.headers()["content-encoding"], "gzip");
+    assert!(bundle.body().starts_with(&[0x1f, 0x8b]), "a gzip stream");
     assert!(bundle.body().len() > 100_000);
 }
 
