@@ -7,6 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read};
+use std::sync::mpsc;
+use std::thread;
 
 use sha2::{Digest, Sha256};
 use tar::EntryType;
@@ -151,8 +153,8 @@ pub fn scan(reader: impl Read) -> Result<Scan, ArchiveError> {
 
     let mut reader = archive.into_inner();
     check_end_of_archive(&mut reader, end_of_last_entry)?;
-    scan.sha256 = hex::encode(reader.hasher.finalize());
     scan.size = reader.count;
+    scan.sha256 = reader.finish()?;
     Ok(scan)
 }
 
@@ -305,19 +307,74 @@ fn malformed(offset: u64, source: io::Error) -> ArchiveError {
     ArchiveError::MalformedTar { offset, source }
 }
 
-/// Passes bytes through while hashing and counting them.
+/// Bytes handed to the hashing thread at a time.
+const HASH_BATCH: usize = 256 * 1024;
+
+/// Passes bytes through while counting them, and hashes them on a second
+/// thread, so that the whole-file digest and the per-entry digests of the
+/// scan are computed in parallel.
 struct HashingReader<R> {
     inner: R,
-    hasher: Sha256,
     count: u64,
+    pending: Vec<u8>,
+    hasher: StreamHasher,
+}
+
+enum StreamHasher {
+    Thread {
+        sender: mpsc::SyncSender<Vec<u8>>,
+        handle: thread::JoinHandle<String>,
+    },
+    /// Used when no thread could be started.
+    Inline(Sha256),
 }
 
 impl<R> HashingReader<R> {
     fn new(inner: R) -> Self {
+        let (sender, receiver) = mpsc::sync_channel::<Vec<u8>>(8);
+        let spawned = thread::Builder::new()
+            .name("archive-sha256".to_owned())
+            .spawn(move || {
+                let mut hasher = Sha256::new();
+                for batch in receiver {
+                    hasher.update(&batch);
+                }
+                hex::encode(hasher.finalize())
+            });
+        let hasher = match spawned {
+            Ok(handle) => StreamHasher::Thread { sender, handle },
+            Err(_) => StreamHasher::Inline(Sha256::new()),
+        };
         Self {
             inner,
-            hasher: Sha256::new(),
             count: 0,
+            pending: Vec::with_capacity(HASH_BATCH),
+            hasher,
+        }
+    }
+
+    fn flush_pending(&mut self) {
+        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(HASH_BATCH));
+        match &mut self.hasher {
+            StreamHasher::Thread { sender, .. } => {
+                // The receiver lives until `finish` joins the thread.
+                let _ = sender.send(batch);
+            }
+            StreamHasher::Inline(hasher) => hasher.update(&batch),
+        }
+    }
+
+    /// Returns the lowercase hex SHA-256 of every byte read.
+    fn finish(mut self) -> Result<String, ArchiveError> {
+        self.flush_pending();
+        match self.hasher {
+            StreamHasher::Thread { sender, handle } => {
+                drop(sender);
+                handle.join().map_err(|_| {
+                    malformed(self.count, io::Error::other("the hashing thread panicked"))
+                })
+            }
+            StreamHasher::Inline(hasher) => Ok(hex::encode(hasher.finalize())),
         }
     }
 }
@@ -325,7 +382,10 @@ impl<R> HashingReader<R> {
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let read = self.inner.read(buffer)?;
-        self.hasher.update(&buffer[..read]);
+        self.pending.extend_from_slice(&buffer[..read]);
+        if self.pending.len() >= HASH_BATCH {
+            self.flush_pending();
+        }
         self.count += read as u64;
         Ok(read)
     }
