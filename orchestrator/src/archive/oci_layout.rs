@@ -74,6 +74,10 @@ fn verify_descriptor(
         });
     }
     let hex = parse_digest(&descriptor.digest, referenced_by)?;
+    // NOTE: every referenced blob must be present, including manifests of
+    // other platforms in a multi-platform index. An engine that saves only
+    // its own platform's manifest from such an index (an assumption, not
+    // tested here: Engine 20.10 writes no OCI layout) fails this check.
     let path = format!("blobs/sha256/{hex}");
     let (_, info) = scan.resolve_file(&path, referenced_by)?;
     if info.size != descriptor.size {

@@ -109,6 +109,9 @@ pub async fn restore_volume(
         "--remove-source".to_owned(),
     ];
     create_helper(engine, store, &name, false, Some(command)).await?;
+    // NOTE: a failed install leaves the staging directory in the volume.
+    // The API reads only `model.json`, and the next restore stages under a
+    // new name, but nothing removes the leftover yet.
     let installed = run_install(engine, store, &name).await;
     container::remove(engine, &name).await?;
     installed?;
