@@ -65,8 +65,10 @@ fn unique_tag() -> String {
 }
 
 /// Builds a `FROM scratch` image holding one file with `payload` and
-/// returns its image ID.
+/// returns its image ID. The file also contains the tag, so no build reuses
+/// the cached layer of another test, which that test may remove mid-build.
 async fn build_image(engine: &Engine, tag: &str, payload: &str) -> String {
+    let payload = format!("{payload}{tag}\n");
     let mut context = tar::Builder::new(Vec::new());
     for (name, content) in [
         (
@@ -102,12 +104,16 @@ async fn remove_image(engine: &Engine, tag: &str) {
         .expect("test image removed");
 }
 
-/// Lists every image ID and its tags in the engine.
-async fn image_list(engine: &Engine) -> BTreeSet<(String, Vec<String>)> {
+/// Lists the images in the engine, untagged ones included, that a load of
+/// the archive would add or retag: those with its image ID or its tag.
+/// Other tests and builds on the machine change the rest of the list at
+/// any time, so only these entries can be compared.
+async fn image_list(engine: &Engine, id: &str, tag: &str) -> BTreeSet<(String, Vec<String>)> {
     let options = ListImagesOptionsBuilder::default().all(true).build();
     let images = engine.docker.list_images(Some(options)).await.unwrap();
     images
         .into_iter()
+        .filter(|summary| summary.id == id || summary.repo_tags.iter().any(|found| found == tag))
         .map(|summary| (summary.id, summary.repo_tags))
         .collect()
 }
@@ -264,7 +270,7 @@ async fn corrupt_archives_change_nothing() {
         tags: vec![tag.clone()],
     };
     let payload = format!("payload of {tag}\n");
-    build_image(&engine, &tag, &payload).await;
+    let id = build_image(&engine, &tag, &payload).await;
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.tar");
     let written = export(&engine, std::slice::from_ref(&tag), &good)
@@ -300,7 +306,8 @@ async fn corrupt_archives_change_nothing() {
         }),
     ];
 
-    let before = image_list(&engine).await;
+    let before = image_list(&engine, &id, &tag).await;
+    assert!(before.is_empty(), "the image was removed: {before:?}");
     for path in &cases {
         let result = transfer::import_archive(&engine, path, None, Mode::Quiet).await;
         assert!(
@@ -309,13 +316,20 @@ async fn corrupt_archives_change_nothing() {
             path.display()
         );
         assert_eq!(
-            image_list(&engine).await,
+            image_list(&engine, &id, &tag).await,
             before,
             "{} changed the image list",
             path.display()
         );
     }
     assert!(image::inspect(&engine, &tag).await.unwrap().is_none());
+
+    // The intact archive does change the list, so the checks above can fail.
+    transfer::import_archive(&engine, &good, None, Mode::Quiet)
+        .await
+        .unwrap();
+    let after = image_list(&engine, &id, &tag).await;
+    assert_eq!(after, BTreeSet::from([(id.clone(), vec![tag.clone()])]));
 }
 
 #[tokio::test]
