@@ -55,7 +55,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}'
 LUA
 
-# Waits until PORT answers POST /predict with 200; gives up after $2 seconds.
+# Waits until PORT returns 200 to POST /predict, for at most $2 seconds.
 wait_ready() {
   local port=$1 limit=$2 waited=0
   until curl -sf -o /dev/null -X POST -H 'content-type: application/json' \

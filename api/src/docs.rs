@@ -182,7 +182,7 @@ pub fn routes() -> impl Filter<Extract = (Response,), Error = warp::Rejection> +
     });
     // Swagger UI loads its files by relative paths, so the page must be
     // served at `/docs/` with the trailing slash. warp's path segments
-    // ignore a trailing slash, so the full path tells the two apart.
+    // ignore a trailing slash, so only the full path distinguishes them.
     let files = warp::path("docs")
         .and(warp::path::tail())
         .and(warp::path::full())

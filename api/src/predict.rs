@@ -162,8 +162,8 @@ fn score_batch(loaded: &LoadedModel, rows: &[Vec<f64>]) -> Response {
 }
 
 /// Scores one validated feature vector. The model rejects only values so
-/// large that a class score overflows; that is the client's input, so it is
-/// reported as a field error on the whole object.
+/// large that a class score overflows. That comes from the client's input,
+/// so it is reported as a field error on the whole object.
 fn score<'a>(
     loaded: &'a LoadedModel,
     features: &[f64],

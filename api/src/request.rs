@@ -27,7 +27,7 @@ pub enum Payload {
     Batch(Vec<Vec<f64>>),
 }
 
-/// Why a body could not be turned into feature vectors.
+/// Error of turning a body into feature vectors.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestError {
     /// The body is not JSON; the message comes from the JSON parser and

@@ -74,7 +74,7 @@ fn row(values: [f64; 4]) -> Value {
     Value::Object(object)
 }
 
-/// The `(loc, type)` pairs of a 422 body.
+/// Returns the `(loc, type)` pairs of a 422 body.
 fn field_errors(body: &Value) -> Vec<(Value, String)> {
     body["detail"]
         .as_array()
