@@ -72,7 +72,7 @@ listener_pid() {
 }
 
 echo "== starting servers"
-RUST_LOG=warn "$target/release/api" --addr "127.0.0.1:$api_port" --model "$out/model/model.json" >"$out/api.log" 2>&1 &
+RUST_LOG=warn,warp::server::run=off "$target/release/api" --addr "127.0.0.1:$api_port" --model "$out/model/model.json" >"$out/api.log" 2>&1 &
 pids+=($!)
 "$target/release/examples/constant_server" "127.0.0.1:$constant_port" >"$out/constant.log" 2>&1 &
 pids+=($!)
