@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use api::config::{Limits, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES};
 use api::server::ServeConfig;
-use api::{healthcheck, logging, server};
+use api::{healthcheck, logging, reload, server};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -39,7 +39,8 @@ struct Cli {
     max_batch: u64,
 
     /// Interval between two checks of the model file, in milliseconds.
-    #[arg(long, env = "API_RELOAD_INTERVAL_MS", default_value_t = 250,
+    #[arg(long, env = "API_RELOAD_INTERVAL_MS",
+          default_value_t = reload::DEFAULT_POLL_INTERVAL.as_millis() as u64,
           value_parser = clap::value_parser!(u64).range(10..=60_000))]
     reload_interval_ms: u64,
 
@@ -54,7 +55,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Exits 0 when the service at ADDR answers GET / with 200, 1 otherwise.
+    /// Exits 0 when GET / on the service at ADDR returns 200, and 1 otherwise.
     Healthcheck {
         /// Address the service listens on; 0.0.0.0 is probed on 127.0.0.1.
         #[arg(long, env = "API_ADDR", default_value = "0.0.0.0:8000")]
