@@ -6,6 +6,7 @@
 //! The first failure stops `up`, so a failed one-shot job leaves every
 //! container after it as it was.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -27,7 +28,7 @@ const LOG_TAIL_LINES: usize = 20;
 /// Grace period between SIGTERM and SIGKILL when a container is replaced.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Interval between two inspections while waiting for health.
-const HEALTH_POLL: Duration = Duration::from_millis(200);
+const HEALTH_POLL: Duration = Duration::from_millis(100);
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpArgs {
@@ -54,9 +55,9 @@ struct Run<'a> {
     stack: &'a Stack,
     progress: &'a Progress,
     no_build: bool,
-    changes: Changes,
+    changes: RefCell<Changes>,
     /// IDs of images replaced by a rebuild, removed at the end if unused.
-    replaced_image_ids: Vec<String>,
+    replaced_image_ids: RefCell<Vec<String>>,
 }
 
 pub async fn run(global: &Global, args: &UpArgs) -> anyhow::Result<()> {
@@ -68,8 +69,8 @@ pub async fn run(global: &Global, args: &UpArgs) -> anyhow::Result<()> {
         stack: &stack,
         progress: &global.progress,
         no_build: args.no_build,
-        changes: Changes::default(),
-        replaced_image_ids: Vec::new(),
+        changes: RefCell::default(),
+        replaced_image_ids: RefCell::default(),
     };
 
     let (mut plan, mut desired, mut observed) = state::plan(&run.engine, &stack).await?;
@@ -98,17 +99,21 @@ pub async fn run(global: &Global, args: &UpArgs) -> anyhow::Result<()> {
         }
     }
 
+    // Image builds run concurrently: each is mostly the engine creating and
+    // committing one intermediate container per Dockerfile instruction.
+    let builds = plan
+        .changes()
+        .filter(|step| step.kind == ResourceKind::Image)
+        .map(|step| {
+            let key = step.key.as_deref().unwrap_or("");
+            let hash = desired.state.image_context_hashes.get(key);
+            run.apply_image(step, &observed, hash, &missing_contexts)
+        });
+    futures_util::future::try_join_all(builds).await?;
+
     for step in plan.changes() {
         match step.kind {
-            ResourceKind::BuildStep => {}
-            ResourceKind::Image => {
-                let hash = desired
-                    .state
-                    .image_context_hashes
-                    .get(step.key.as_deref().unwrap_or(""));
-                run.apply_image(step, &observed, hash, &missing_contexts)
-                    .await?;
-            }
+            ResourceKind::BuildStep | ResourceKind::Image => {}
             ResourceKind::Volume => run.apply_volume(step).await?,
             ResourceKind::Network => run.apply_network(step).await?,
             ResourceKind::Container => run.apply_container(step).await?,
@@ -181,14 +186,16 @@ impl Run<'_> {
                     return Err(error.into());
                 }
             }
-            self.changes.add(format!("ran build step {}", spec.name));
+            self.changes
+                .borrow_mut()
+                .add(format!("ran build step {}", spec.name));
             ran = true;
         }
         Ok(ran)
     }
 
     async fn apply_image(
-        &mut self,
+        &self,
         step: &Step,
         observed: &Observed,
         context_hash: Option<&String>,
@@ -205,7 +212,9 @@ impl Run<'_> {
         else {
             let outcome = image::remove(&self.engine, &step.name).await?;
             task.finish(&outcome.to_string());
-            self.changes.add(format!("removed image {}", step.name));
+            self.changes
+                .borrow_mut()
+                .add(format!("removed image {}", step.name));
             return Ok(());
         };
 
@@ -259,10 +268,12 @@ impl Run<'_> {
         match image::build(&self.engine, request, |line| task.message(line)).await {
             Ok(id) => {
                 if let Some(old) = existing.filter(|old| old.id != id) {
-                    self.replaced_image_ids.push(old.id.clone());
+                    self.replaced_image_ids.borrow_mut().push(old.id.clone());
                 }
                 task.finish(&format!("built from a {} KiB context", size / 1024));
-                self.changes.add(format!("built image {}", spec.tag));
+                self.changes
+                    .borrow_mut()
+                    .add(format!("built image {}", spec.tag));
                 Ok(())
             }
             Err(error) => {
@@ -287,7 +298,9 @@ impl Run<'_> {
         let outcome = volume::ensure(&self.engine, &step.name, &self.labels(step)).await?;
         task.finish(&outcome.to_string());
         if outcome == Outcome::Created {
-            self.changes.add(format!("created volume {}", step.name));
+            self.changes
+                .borrow_mut()
+                .add(format!("created volume {}", step.name));
         }
         Ok(())
     }
@@ -308,7 +321,9 @@ impl Run<'_> {
         };
         task.finish(&outcome.to_string());
         if outcome != Outcome::Unchanged && outcome != Outcome::Absent {
-            self.changes.add(format!("{outcome} network {}", step.name));
+            self.changes
+                .borrow_mut()
+                .add(format!("{outcome} network {}", step.name));
         }
         Ok(())
     }
@@ -335,7 +350,9 @@ impl Run<'_> {
             container::stop(&self.engine, &step.name, STOP_GRACE).await?;
             let outcome = container::remove(&self.engine, &step.name).await?;
             task.finish(&outcome.to_string());
-            self.changes.add(format!("removed container {}", step.name));
+            self.changes
+                .borrow_mut()
+                .add(format!("removed container {}", step.name));
             return Ok(());
         };
 
@@ -374,7 +391,9 @@ impl Run<'_> {
                     ContainerKind::OneShot { .. } => "ran",
                     ContainerKind::Service { .. } => "started",
                 };
-                self.changes.add(format!("{verb} {}", spec.name));
+                self.changes
+                    .borrow_mut()
+                    .add(format!("{verb} {}", spec.name));
                 Ok(())
             }
             Err(error) => {
@@ -387,7 +406,8 @@ impl Run<'_> {
     /// Removes images that a rebuild replaced, unless something still uses
     /// them; failures only leave an unused image behind.
     async fn remove_replaced_images(&self) {
-        for id in &self.replaced_image_ids {
+        let replaced = self.replaced_image_ids.borrow().clone();
+        for id in &replaced {
             if let Err(error) = image::remove(&self.engine, id).await {
                 tracing::debug!(image = %id, error = %error, "kept a replaced image");
             }
@@ -538,6 +558,20 @@ async fn wait_healthy(
                 format_duration(started.elapsed())
             ));
         }
+        // Docker runs the first probe one `interval` after the start, and
+        // Engine API 1.41 has no shorter start interval; running the same
+        // command here lets `up` see readiness as soon as it exists.
+        if let (Some(check), "starting", "running") =
+            (healthcheck, health_status.as_str(), status.as_str())
+        {
+            if container::exec(engine, &spec.name, &check.command, check.timeout).await? == Some(0)
+            {
+                return Ok(format!(
+                    "healthcheck command passed after {}",
+                    format_duration(started.elapsed())
+                ));
+            }
+        }
         match health_status.as_str() {
             "healthy" => {
                 return Ok(format!(
@@ -585,13 +619,16 @@ fn print_result(run: &Run<'_>, plan: &Plan, elapsed: Duration) {
         }
     }
     let elapsed = format_duration(elapsed);
-    if run.changes.phrases.is_empty() {
+    if run.changes.borrow().phrases.is_empty() {
         println!(
             "up: no changes, {} resources up to date ({elapsed})",
             plan.steps.len()
         );
     } else {
-        println!("up: {} ({elapsed})", run.changes.phrases.join(", "));
+        println!(
+            "up: {} ({elapsed})",
+            run.changes.borrow().phrases.join(", ")
+        );
     }
 }
 

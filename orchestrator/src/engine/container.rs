@@ -418,3 +418,36 @@ pub async fn path_exists(engine: &Engine, name: &str, path: &str) -> Result<bool
         }),
     }
 }
+
+/// Runs `command` in the running container `name` as its user and returns
+/// the exit code, or `None` if it did not finish within `timeout`.
+pub async fn exec(
+    engine: &Engine,
+    name: &str,
+    command: &[String],
+    timeout: Duration,
+) -> Result<Option<i64>, EngineError> {
+    let api = |operation| EngineError::api(operation, KIND, name);
+    let config = bollard::exec::CreateExecOptions {
+        cmd: Some(command.to_vec()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let created = engine
+        .docker
+        .create_exec(name, config)
+        .await
+        .map_err(api("create an exec in"))?;
+    let run = async {
+        let started = engine.docker.start_exec(&created.id, None).await?;
+        if let bollard::exec::StartExecResults::Attached { mut output, .. } = started {
+            while output.next().await.is_some() {}
+        }
+        engine.docker.inspect_exec(&created.id).await
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Err(_elapsed) => Ok(None),
+        Ok(result) => Ok(result.map_err(api("run an exec in"))?.exit_code),
+    }
+}
