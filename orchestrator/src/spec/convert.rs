@@ -3,7 +3,7 @@
 //! span so that one run reports all of them.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -417,12 +417,10 @@ fn check_host_ports(converter: &mut Converter<'_>) {
             converter.error(
                 port.span.clone(),
                 format!(
-                    "host port {}:{} is already published by container `{}` ({}:{})",
-                    binding.host_ip,
-                    binding.host_port,
+                    "host port {} is already published by container `{}` ({})",
+                    SocketAddr::new(binding.host_ip, binding.host_port),
                     other.container,
-                    other.binding.host_ip,
-                    other.binding.host_port
+                    SocketAddr::new(other.binding.host_ip, other.binding.host_port),
                 ),
                 format!(
                     "change `host` in `containers.{}.ports` to a free port",

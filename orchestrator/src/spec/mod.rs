@@ -34,11 +34,31 @@ use raw::RawStack;
 /// on a machine that received its images through `import` there is no
 /// source tree, and `up` then uses the images the engine has.
 pub fn load(path: &Path) -> Result<Stack, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&text, path)
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(&text, path),
+        Err(error) => Err(not_utf8(path, error)),
+    }
+}
+
+/// Locates the first byte that is not UTF-8, because TOML files must be
+/// UTF-8 and a read error would wrongly point at the path.
+fn not_utf8(path: &Path, error: std::string::FromUtf8Error) -> SpecError {
+    let offset = error.utf8_error().valid_up_to();
+    let text = String::from_utf8_lossy(error.as_bytes());
+    let mut diagnostics = Diagnostics::new(&text);
+    diagnostics.push(
+        offset..offset + 1,
+        format!("the file is not UTF-8 text: invalid byte at offset {offset}"),
+        "save the stack file as UTF-8 text".to_string(),
+    );
+    SpecError::Invalid {
+        file: path.to_path_buf(),
+        diagnostics: diagnostics.into_sorted(),
+    }
 }
 
 /// Validates the text of a stack file. `path` locates the file: relative

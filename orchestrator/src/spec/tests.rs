@@ -676,3 +676,27 @@ fn load_reports_unreadable_file() {
     assert!(matches!(error, SpecError::Read { .. }));
     assert!(error.to_string().contains("/nonexistent/infra.toml"));
 }
+
+#[test]
+fn ipv6_host_port_clash_uses_brackets() {
+    let text = replace(
+        "run = \"once\"",
+        "run = \"once\"\nports = [{ host = 8080, container = 9000, host_ip = \"::\" }]",
+    );
+    let found = diagnostics(&text);
+    assert_eq!(found.len(), 1, "expected one diagnostic, got {found:?}");
+    assert!(found[0].2.contains("([::]:8080)"), "{:?}", found[0].2);
+}
+
+#[test]
+fn load_locates_invalid_utf8() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("infra.toml");
+    std::fs::write(&path, b"[project]\nname = \"a\xffb\"\n").unwrap();
+
+    let error = load(&path).unwrap_err();
+    let diagnostics = error.diagnostics();
+    assert_eq!(diagnostics.len(), 1, "{error}");
+    assert_eq!((diagnostics[0].line, diagnostics[0].column), (2, 10));
+    assert!(diagnostics[0].message.contains("not UTF-8"), "{error}");
+}
