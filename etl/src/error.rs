@@ -107,6 +107,22 @@ pub enum EtlError {
     )]
     SameDirectory { path: PathBuf },
 
+    #[error("install source {from} and output directory {output} contain one another, so publishing or --remove-source would overwrite or delete the source; pass a --from outside the output directory")]
+    NestedDirectories { from: PathBuf, output: PathBuf },
+
+    #[error("output path {path} exists and is not a directory; pass a directory (or a path that does not exist yet) with --output-dir (or ETL_OUTPUT_DIR)")]
+    OutputNotDirectory { path: PathBuf },
+
+    #[error("input path {path} is a directory; pass a CSV file with --input (or ETL_INPUT)")]
+    InputIsDirectory { path: PathBuf },
+
+    #[error("failed to remove the stale temporary file {path}")]
+    RemoveTemporary {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("failed to publish {path}")]
     Publish {
         path: PathBuf,
@@ -134,7 +150,10 @@ impl EtlError {
             | EtlError::TooFewRows { .. }
             | EtlError::InvalidArtifact { .. }
             | EtlError::InvalidMetrics { .. }
-            | EtlError::SameDirectory { .. } => EXIT_INVALID_INPUT,
+            | EtlError::SameDirectory { .. }
+            | EtlError::NestedDirectories { .. }
+            | EtlError::OutputNotDirectory { .. }
+            | EtlError::InputIsDirectory { .. } => EXIT_INVALID_INPUT,
             // An I/O error is not invalid input; the others are malformed CSV.
             EtlError::Csv { source, .. } if source.is_io_error() => EXIT_FAILURE,
             EtlError::Csv { .. } => EXIT_INVALID_INPUT,
@@ -145,7 +164,8 @@ impl EtlError {
             | EtlError::Artifact { .. }
             | EtlError::Predict { .. }
             | EtlError::Publish { .. }
-            | EtlError::RemoveSource { .. } => EXIT_FAILURE,
+            | EtlError::RemoveSource { .. }
+            | EtlError::RemoveTemporary { .. } => EXIT_FAILURE,
         }
     }
 }

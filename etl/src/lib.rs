@@ -37,7 +37,8 @@ pub use dataset::{read_csv, CleanData, MIN_ROWS, MIN_ROWS_PER_CLASS};
 pub use error::{EtlError, EXIT_FAILURE, EXIT_INVALID_INPUT, EXIT_PUBLISHED, EXIT_QUALITY_GATE};
 pub use iris::{bundled_iris, CLASS_NAMES, FEATURE_NAMES, TARGET_COLUMN};
 pub use publish::{
-    install_model, publish_file, publish_model, MetricsReport, Published, METRICS_FILE, MODEL_FILE,
+    check_output_dir, install_model, publish_file, publish_model, publish_pair,
+    remove_stale_temporaries, MetricsReport, Published, METRICS_FILE, MODEL_FILE,
 };
 pub use report::metrics_table;
 

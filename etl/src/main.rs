@@ -65,11 +65,11 @@ struct TrainArgs {
     output_dir: PathBuf,
 
     /// Seed of the shuffle before the stratified train/test split
-    #[arg(long, env = "ETL_SEED", value_name = "N", default_value_t = TrainConfig::default().seed)]
+    #[arg(long, env = "ETL_SEED", allow_negative_numbers = true, value_name = "N", default_value_t = TrainConfig::default().seed)]
     seed: u64,
 
     /// Fraction of each class held out for evaluation, between 0 and 1
-    #[arg(long, env = "ETL_TEST_FRACTION", value_name = "F", default_value_t = TrainConfig::default().test_fraction)]
+    #[arg(long, env = "ETL_TEST_FRACTION", allow_negative_numbers = true, value_name = "F", default_value_t = TrainConfig::default().test_fraction)]
     test_fraction: f64,
 
     /// Minimum held-out accuracy, from 0 to 1, below which nothing is
@@ -77,22 +77,23 @@ struct TrainArgs {
     #[arg(
         long,
         env = "ETL_MIN_ACCURACY",
+        allow_negative_numbers = true,
         value_name = "A",
         default_value_t = 0.9
     )]
     min_accuracy: f64,
 
     /// L2 regularization strength, 0 or more (scikit-learn's 1/C)
-    #[arg(long, env = "ETL_L2_PENALTY", value_name = "ALPHA", default_value_t = TrainConfig::default().l2_penalty)]
+    #[arg(long, env = "ETL_L2_PENALTY", allow_negative_numbers = true, value_name = "ALPHA", default_value_t = TrainConfig::default().l2_penalty)]
     l2_penalty: f64,
 
     /// Maximum number of L-BFGS iterations
-    #[arg(long, env = "ETL_MAX_ITERATIONS", value_name = "N", default_value_t = TrainConfig::default().max_iterations)]
+    #[arg(long, env = "ETL_MAX_ITERATIONS", allow_negative_numbers = true, value_name = "N", default_value_t = TrainConfig::default().max_iterations)]
     max_iterations: u64,
 
     /// Convergence tolerance on the gradient norm of the mean loss per
     /// training row (scikit-learn's tol)
-    #[arg(long, env = "ETL_GRADIENT_TOLERANCE", value_name = "TOL", default_value_t = TrainConfig::default().gradient_tolerance)]
+    #[arg(long, env = "ETL_GRADIENT_TOLERANCE", allow_negative_numbers = true, value_name = "TOL", default_value_t = TrainConfig::default().gradient_tolerance)]
     gradient_tolerance: f64,
 }
 
@@ -176,10 +177,15 @@ fn train_and_publish(args: &TrainArgs) -> Result<(), EtlError> {
     };
     config.validate()?;
     etl::validate_min_accuracy(args.min_accuracy)?;
+    etl::check_output_dir(&args.output_dir)?;
+    etl::remove_stale_temporaries(&args.output_dir)?;
 
     let artifact = match &args.input {
         Some(path) => {
             info!(path = %path.display(), "reading input CSV");
+            if path.is_dir() {
+                return Err(EtlError::InputIsDirectory { path: path.clone() });
+            }
             let file = File::open(path).map_err(|source| EtlError::OpenInput {
                 path: path.clone(),
                 source,

@@ -44,11 +44,10 @@ pub struct Published {
     pub model_version: String,
 }
 
-/// Publishes `metrics.json` and then `model.json` into `dir`, creating
+/// Publishes `model.json` and its `metrics.json` into `dir`, creating
 /// `dir` if needed.
 ///
-/// The metrics go first, so that once a new `model.json` is visible its
-/// metrics are too.
+/// Both files are replaced or neither is: see [`publish_pair`].
 pub fn publish_model(dir: &Path, artifact: &ModelArtifact) -> Result<Published, EtlError> {
     let model_bytes = artifact.to_json_bytes();
     let model = Model::from_bytes(&model_bytes).map_err(|source| EtlError::Artifact { source })?;
@@ -62,11 +61,10 @@ pub fn publish_model(dir: &Path, artifact: &ModelArtifact) -> Result<Published, 
     metrics_bytes.push(b'\n');
 
     create_dir(dir)?;
-    let metrics_path = publish_file(dir, METRICS_FILE, &metrics_bytes)?;
-    let model_path = publish_file(dir, MODEL_FILE, &model_bytes)?;
+    let (model_path, metrics_path) = publish_pair(dir, &model_bytes, Some(&metrics_bytes))?;
     Ok(Published {
         model_path,
-        metrics_path: Some(metrics_path),
+        metrics_path,
         model_version: model.version().to_owned(),
     })
 }
@@ -75,14 +73,21 @@ pub fn publish_model(dir: &Path, artifact: &ModelArtifact) -> Result<Published, 
 /// publishes both unchanged into `dir`; with `remove_source`, removes
 /// `from` afterwards.
 ///
-/// Nothing is published unless every file to install is valid.
+/// Without `from/metrics.json`, an existing `dir/metrics.json` is removed,
+/// because it describes the model being replaced. Nothing is published
+/// unless every file to install is valid, and `from` and `dir` must not be
+/// the same directory or contain one another.
 pub fn install_model(from: &Path, dir: &Path, remove_source: bool) -> Result<Published, EtlError> {
+    let dir_existed = dir.exists();
     create_dir(dir)?;
-    if same_directory(from, dir) {
-        return Err(EtlError::SameDirectory {
-            path: dir.to_owned(),
-        });
+    if let Some(error) = overlapping_directories(from, dir) {
+        if !dir_existed {
+            // Best effort: the directory was created by this call and is empty.
+            let _ = fs::remove_dir(dir);
+        }
+        return Err(error);
     }
+    remove_stale_temporaries(dir)?;
 
     let model_source = from.join(MODEL_FILE);
     let invalid = |source| EtlError::InvalidArtifact {
@@ -98,11 +103,7 @@ pub fn install_model(from: &Path, dir: &Path, remove_source: bool) -> Result<Pub
     let model = Model::from_bytes(&model_bytes).map_err(invalid)?;
     let metrics_bytes = read_metrics(&from.join(METRICS_FILE))?;
 
-    let metrics_path = match metrics_bytes {
-        Some(bytes) => Some(publish_file(dir, METRICS_FILE, &bytes)?),
-        None => None,
-    };
-    let model_path = publish_file(dir, MODEL_FILE, &model_bytes)?;
+    let (model_path, metrics_path) = publish_pair(dir, &model_bytes, metrics_bytes.as_deref())?;
     info!(version = %model.version(), path = %model_path.display(), "installed model");
 
     if remove_source {
@@ -133,33 +134,156 @@ fn read_metrics(path: &Path) -> Result<Option<Vec<u8>>, EtlError> {
     Ok(Some(bytes))
 }
 
-fn same_directory(a: &Path, b: &Path) -> bool {
-    match (fs::canonicalize(a), fs::canonicalize(b)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
+/// Returns the error for an install whose source and output directories
+/// are the same directory or one contains the other, compared after
+/// resolving symbolic links; `None` when they are apart or either does not
+/// exist.
+fn overlapping_directories(from: &Path, dir: &Path) -> Option<EtlError> {
+    let (Ok(from), Ok(dir)) = (fs::canonicalize(from), fs::canonicalize(dir)) else {
+        return None;
+    };
+    if from == dir {
+        Some(EtlError::SameDirectory { path: dir })
+    } else if from.starts_with(&dir) || dir.starts_with(&from) {
+        Some(EtlError::NestedDirectories { from, output: dir })
+    } else {
+        None
+    }
+}
+
+/// Checks that `dir` is a directory or does not exist yet, so that a bad
+/// output directory fails before any training.
+pub fn check_output_dir(dir: &Path) -> Result<(), EtlError> {
+    match fs::metadata(dir) {
+        Ok(metadata) if !metadata.is_dir() => Err(EtlError::OutputNotDirectory {
+            path: dir.to_owned(),
+        }),
+        _ => Ok(()),
     }
 }
 
 fn create_dir(dir: &Path) -> Result<(), EtlError> {
+    check_output_dir(dir)?;
     fs::create_dir_all(dir).map_err(|source| EtlError::Publish {
         path: dir.to_owned(),
         source,
     })
 }
 
-/// Atomically replaces `dir/name` with `bytes` and returns its path.
+/// Holds an exclusive `flock` on a directory until dropped.
 ///
-/// The temporary file is removed again if any step fails.
-pub fn publish_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, EtlError> {
-    let path = dir.join(name);
-    let failed = |source: std::io::Error| EtlError::Publish {
-        path: path.clone(),
+/// Every publish and every removal of stale temporary files holds it, so
+/// that one run never removes the temporary files of another run that is
+/// publishing into the same directory. The kernel releases it when the
+/// process dies.
+struct DirectoryLock {
+    _directory: File,
+}
+
+impl DirectoryLock {
+    fn acquire(dir: &Path) -> Result<DirectoryLock, EtlError> {
+        use std::os::fd::AsRawFd;
+        let failed = |source| EtlError::Publish {
+            path: dir.to_owned(),
+            source,
+        };
+        let directory = File::open(dir).map_err(failed)?;
+        loop {
+            // SAFETY: flock is called on a file descriptor owned by `directory`,
+            // which outlives the call.
+            if unsafe { libc::flock(directory.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(DirectoryLock {
+                    _directory: directory,
+                });
+            }
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(failed(error));
+            }
+        }
+    }
+}
+
+/// Number of random characters in a temporary file name (tempfile's default).
+const TEMPORARY_RANDOM_LEN: usize = 6;
+const TEMPORARY_SUFFIX: &str = ".tmp";
+
+/// Prefix of the temporary files that replace `name`; with
+/// [`temporary_builder`] their names are
+/// `.<name>.<6 random letters or digits>.tmp`.
+fn temporary_prefix(name: &str) -> String {
+    format!(".{name}.")
+}
+
+fn temporary_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
+    let mut builder = tempfile::Builder::new();
+    builder
+        .prefix(prefix)
+        .suffix(TEMPORARY_SUFFIX)
+        .rand_bytes(TEMPORARY_RANDOM_LEN);
+    builder
+}
+
+/// Whether `file_name` is a temporary file this program creates for one of
+/// the published files.
+fn is_own_temporary(file_name: &str) -> bool {
+    [MODEL_FILE, METRICS_FILE].iter().any(|name| {
+        file_name
+            .strip_prefix('.')
+            .and_then(|rest| rest.strip_prefix(name))
+            .and_then(|rest| rest.strip_prefix('.'))
+            .and_then(|rest| rest.strip_suffix(TEMPORARY_SUFFIX))
+            .is_some_and(|random| {
+                random.len() == TEMPORARY_RANDOM_LEN
+                    && random.bytes().all(|byte| byte.is_ascii_alphanumeric())
+            })
+    })
+}
+
+/// Removes the temporary files a killed run of this program left in `dir`
+/// (only names of the form `.model.json.XXXXXX.tmp` and
+/// `.metrics.json.XXXXXX.tmp`). Does nothing when `dir` does not exist.
+pub fn remove_stale_temporaries(dir: &Path) -> Result<(), EtlError> {
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    let _lock = DirectoryLock::acquire(dir)?;
+    let failed = |path: &Path, source| EtlError::RemoveTemporary {
+        path: path.to_owned(),
         source,
     };
+    for entry in fs::read_dir(dir).map_err(|source| failed(dir, source))? {
+        let entry = entry.map_err(|source| failed(dir, source))?;
+        let file_name = entry.file_name();
+        let Some(file_name) = file_name.to_str() else {
+            continue;
+        };
+        let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+        if is_file && is_own_temporary(file_name) {
+            let path = entry.path();
+            match fs::remove_file(&path) {
+                Ok(()) => info!(path = %path.display(), "removed stale temporary file"),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(failed(&path, source)),
+            }
+        }
+    }
+    Ok(())
+}
 
-    let mut temporary = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
+/// Writes `bytes` to a new temporary file for `dir/name`, flushed to disk.
+/// The file is removed when the returned value is dropped unpersisted.
+fn write_temporary(
+    dir: &Path,
+    name: &str,
+    bytes: &[u8],
+) -> Result<tempfile::NamedTempFile, EtlError> {
+    let failed = |source: std::io::Error| EtlError::Publish {
+        path: dir.join(name),
+        source,
+    };
+    let prefix = temporary_prefix(name);
+    let mut temporary = temporary_builder(&prefix)
         .tempfile_in(dir)
         .map_err(failed)?;
     temporary.write_all(bytes).map_err(failed)?;
@@ -168,12 +292,116 @@ pub fn publish_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Etl
         .set_permissions(fs::Permissions::from_mode(FILE_MODE))
         .map_err(failed)?;
     temporary.as_file().sync_all().map_err(failed)?;
+    Ok(temporary)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir).and_then(|directory| directory.sync_all())
+}
+
+/// Publishes `model.json` and `metrics.json` into `dir` together: after it
+/// returns, both files are the new ones, or both are the ones that were
+/// there before. `metrics_bytes` of `None` removes `metrics.json`, so that
+/// no stale metrics stay beside a new model.
+///
+/// Both temporary files are written and flushed first. The old
+/// `metrics.json` is kept under a temporary name (a hard link), the new
+/// `metrics.json` is renamed into place and then `model.json`; if that last
+/// rename fails, the old `metrics.json` is put back. A reader that needs
+/// the pair to match checks `metrics.json`'s `model_version` against
+/// `model.json`: between the two renames the metrics are already the new
+/// ones.
+pub fn publish_pair(
+    dir: &Path,
+    model_bytes: &[u8],
+    metrics_bytes: Option<&[u8]>,
+) -> Result<(PathBuf, Option<PathBuf>), EtlError> {
+    let _lock = DirectoryLock::acquire(dir)?;
+    let model_path = dir.join(MODEL_FILE);
+    let metrics_path = dir.join(METRICS_FILE);
+    let model_failed = |source: std::io::Error| EtlError::Publish {
+        path: model_path.clone(),
+        source,
+    };
+    let metrics_failed = |source: std::io::Error| EtlError::Publish {
+        path: metrics_path.clone(),
+        source,
+    };
+
+    let model_temporary = write_temporary(dir, MODEL_FILE, model_bytes)?;
+    let metrics_temporary = match metrics_bytes {
+        Some(bytes) => Some(write_temporary(dir, METRICS_FILE, bytes)?),
+        None => None,
+    };
+
+    // Keep the old metrics under a temporary name to put them back if the
+    // model cannot be published. Dropping `old_metrics` removes that name.
+    let old_metrics = match fs::symlink_metadata(&metrics_path) {
+        Ok(_) => Some(
+            temporary_builder(&temporary_prefix(METRICS_FILE))
+                .make_in(dir, |backup| fs::hard_link(&metrics_path, backup))
+                .map_err(metrics_failed)?,
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => return Err(metrics_failed(source)),
+    };
+
+    match metrics_temporary {
+        Some(temporary) => {
+            temporary
+                .persist(&metrics_path)
+                .map_err(|error| metrics_failed(error.error))?;
+        }
+        None if old_metrics.is_some() => {
+            fs::remove_file(&metrics_path).map_err(metrics_failed)?;
+        }
+        None => {}
+    }
+
+    if let Err(error) = model_temporary.persist(&model_path) {
+        restore_metrics(&metrics_path, old_metrics);
+        let _ = sync_dir(dir);
+        return Err(model_failed(error.error));
+    }
+    drop(old_metrics);
+    sync_dir(dir).map_err(model_failed)?;
+    Ok((model_path, metrics_bytes.map(|_| metrics_path.clone())))
+}
+
+/// Puts the old `metrics.json` back after a failed publish, or removes the
+/// new one when there was none before. Best effort: the publish already
+/// failed, and its error is the one reported.
+fn restore_metrics(metrics_path: &Path, old_metrics: Option<tempfile::NamedTempFile<()>>) {
+    match old_metrics {
+        Some(backup) => {
+            if let Err(error) = backup.persist(metrics_path) {
+                tracing::warn!(path = %metrics_path.display(), error = %error.error, "failed to restore the previous metrics file");
+            }
+        }
+        None => match fs::remove_file(metrics_path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => {
+                tracing::warn!(path = %metrics_path.display(), %error, "failed to remove the new metrics file");
+            }
+        },
+    }
+}
+
+/// Atomically replaces `dir/name` with `bytes` and returns its path.
+///
+/// The temporary file is removed again if any step fails.
+pub fn publish_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, EtlError> {
+    let path = dir.join(name);
+    let temporary = write_temporary(dir, name, bytes)?;
+    let failed = |source: std::io::Error| EtlError::Publish {
+        path: path.clone(),
+        source,
+    };
     temporary
         .persist(&path)
         .map_err(|error| failed(error.error))?;
-    File::open(dir)
-        .and_then(|directory| directory.sync_all())
-        .map_err(failed)?;
+    sync_dir(dir).map_err(failed)?;
     Ok(path)
 }
 
@@ -198,6 +426,25 @@ mod tests {
         assert_eq!(path, dir.path().join("model.json"));
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(names(dir.path()), ["model.json"]);
+    }
+
+    #[test]
+    fn own_temporary_names() {
+        for name in [".model.json.a1B2c3.tmp", ".metrics.json.000000.tmp"] {
+            assert!(is_own_temporary(name), "{name}");
+        }
+        for name in [
+            "model.json",
+            ".model.json.tmp",
+            ".model.json.a1B2c.tmp",
+            ".model.json.a1B2c34.tmp",
+            ".model.json.a-B2c3.tmp",
+            ".model.json.a1B2c3.tmp.bak",
+            ".other.json.a1B2c3.tmp",
+            "model.json.a1B2c3.tmp",
+        ] {
+            assert!(!is_own_temporary(name), "{name}");
+        }
     }
 
     #[test]

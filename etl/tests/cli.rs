@@ -383,16 +383,233 @@ fn install_into_source_directory_is_rejected() {
 }
 
 #[test]
-fn blocked_output_dir_fails() {
+fn output_path_that_is_a_file_is_invalid_input() {
     let (dir, model, metrics) = published_dir();
-    // Root ignores directory permissions, so a read-only directory only
-    // fails for other users; a regular file in place of the directory
-    // fails for everyone.
     let blocker = dir.path().join("not-a-directory");
     fs::write(&blocker, b"").unwrap();
     let output = train_into(&blocker, &[]);
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(stderr(&output).contains("failed to publish"));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("is not a directory"), "{message}");
+    assert!(message.contains("--output-dir"), "{message}");
+    assert!(!message.contains("os error 17"), "{message}");
+
+    let source = tempfile::tempdir().unwrap();
+    fs::write(source.path().join("model.json"), &model).unwrap();
+    let output = etl(&[
+        "install",
+        "--from",
+        source.path().to_str().unwrap(),
+        "--output-dir",
+        blocker.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is not a directory"));
+
     fs::remove_file(&blocker).unwrap();
     assert_unchanged(dir.path(), &model, &metrics);
+}
+
+#[test]
+fn input_directory_is_invalid_input() {
+    let (dir, model, metrics) = published_dir();
+    let input = tempfile::tempdir().unwrap();
+    let output = train_into(dir.path(), &["--input", input.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("is a directory"), "{message}");
+    assert!(message.contains("pass a CSV file"), "{message}");
+    assert_unchanged(dir.path(), &model, &metrics);
+}
+
+#[test]
+fn negative_numbers_reach_range_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    // The expected phrases are the `expected` texts of TrainConfig::validate
+    // and validate_min_accuracy.
+    let cases: [(&[&str], &str, &str); 4] = [
+        (
+            &["--test-fraction", "-0.1"],
+            "invalid test fraction: -0.1",
+            "greater than 0 and less than 1",
+        ),
+        (
+            &["--min-accuracy", "-1"],
+            "invalid min accuracy: -1",
+            "from 0 to 1",
+        ),
+        (
+            &["--l2-penalty", "-1"],
+            "invalid L2 penalty: -1",
+            "0 or more",
+        ),
+        (
+            &["--gradient-tolerance", "-0.5"],
+            "invalid gradient tolerance: -0.5",
+            "greater than 0",
+        ),
+    ];
+    for (args, named, rule) in cases {
+        let output = train_into(dir.path(), args);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {message}");
+        assert!(message.contains(named), "{args:?}: {message}");
+        assert!(message.contains(rule), "{args:?}: {message}");
+    }
+    assert!(file_names(dir.path()).is_empty());
+}
+
+#[test]
+fn install_rejects_nested_directories() {
+    // Output directory inside the source: --remove-source would delete the
+    // model it just installed.
+    let (parent, model, metrics) = published_dir();
+    let inner = parent.path().join("sub");
+    let output = etl(&[
+        "install",
+        "--from",
+        parent.path().to_str().unwrap(),
+        "--output-dir",
+        inner.to_str().unwrap(),
+        "--remove-source",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("contain one another"),
+        "{}",
+        stderr(&output)
+    );
+    assert_unchanged(parent.path(), &model, &metrics);
+
+    // Source inside the output directory, reached through a `..` path.
+    let (other, other_model, other_metrics) = published_dir();
+    let staging = other.path().join("staging");
+    fs::create_dir(&staging).unwrap();
+    fs::write(staging.join("model.json"), &model).unwrap();
+    let dotted = staging.join("..");
+    let output = etl(&[
+        "install",
+        "--from",
+        staging.to_str().unwrap(),
+        "--output-dir",
+        dotted.to_str().unwrap(),
+        "--remove-source",
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(staging.join("model.json").exists());
+    assert_eq!(
+        fs::read(other.path().join("model.json")).unwrap(),
+        other_model
+    );
+    assert_eq!(
+        fs::read(other.path().join("metrics.json")).unwrap(),
+        other_metrics
+    );
+}
+
+#[test]
+fn install_without_metrics_removes_stale_metrics() {
+    let (target, _, _) = published_dir();
+    // A different model: another seed gives other weights.
+    let source = tempfile::tempdir().unwrap();
+    let output = train_into(source.path(), &["--seed", "7"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    fs::remove_file(source.path().join("metrics.json")).unwrap();
+    let new_model = fs::read(source.path().join("model.json")).unwrap();
+
+    let output = etl(&[
+        "install",
+        "--from",
+        source.path().to_str().unwrap(),
+        "--output-dir",
+        target.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        fs::read(target.path().join("model.json")).unwrap(),
+        new_model
+    );
+    assert_eq!(file_names(target.path()), ["model.json"]);
+}
+
+#[test]
+fn failed_model_publish_keeps_previous_metrics() {
+    // model.json is a directory, so renaming the new model over it fails
+    // after the new metrics.json could already have been renamed.
+    let (dir, _, metrics) = published_dir();
+    fs::remove_file(dir.path().join("model.json")).unwrap();
+    fs::create_dir(dir.path().join("model.json")).unwrap();
+    let output = train_into(dir.path(), &["--seed", "7"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("failed to publish"));
+    assert_eq!(fs::read(dir.path().join("metrics.json")).unwrap(), metrics);
+    assert_eq!(file_names(dir.path()), ["metrics.json", "model.json"]);
+    assert!(dir.path().join("model.json").is_dir());
+
+    // The same through install, with no metrics.json before.
+    let (source, _, _) = published_dir();
+    let target = tempfile::tempdir().unwrap();
+    fs::create_dir(target.path().join("model.json")).unwrap();
+    let output = etl(&[
+        "install",
+        "--from",
+        source.path().to_str().unwrap(),
+        "--output-dir",
+        target.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(file_names(target.path()), ["model.json"]);
+}
+
+/// Temporary files as a killed run leaves them, plus files that only look
+/// alike and must stay.
+fn add_stale_temporaries(dir: &Path) {
+    for name in [
+        ".model.json.a1B2c3.tmp",
+        ".metrics.json.Zz9yX8.tmp",
+        ".model.json.keep",
+        ".model.json.toolong1.tmp",
+        "notes.tmp",
+    ] {
+        fs::write(dir.join(name), b"partial").unwrap();
+    }
+}
+
+const LOOKALIKES: [&str; 3] = [".model.json.keep", ".model.json.toolong1.tmp", "notes.tmp"];
+
+fn assert_only_lookalikes_left(dir: &Path, published: &[&str]) {
+    let mut expected: Vec<&str> = LOOKALIKES.iter().chain(published).copied().collect();
+    expected.sort();
+    assert_eq!(file_names(dir), expected);
+}
+
+#[test]
+fn run_removes_stale_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    add_stale_temporaries(dir.path());
+    // A failed run removes them too: the removal comes before training.
+    let output = train_into(dir.path(), &["--min-accuracy", "1.0"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert_only_lookalikes_left(dir.path(), &[]);
+
+    add_stale_temporaries(dir.path());
+    let output = train_into(dir.path(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_only_lookalikes_left(dir.path(), &["metrics.json", "model.json"]);
+}
+
+#[test]
+fn install_removes_stale_temporaries() {
+    let (source, _, _) = published_dir();
+    let target = tempfile::tempdir().unwrap();
+    add_stale_temporaries(target.path());
+    let output = etl(&[
+        "install",
+        "--from",
+        source.path().to_str().unwrap(),
+        "--output-dir",
+        target.path().to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_only_lookalikes_left(target.path(), &["metrics.json", "model.json"]);
 }
