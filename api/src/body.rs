@@ -4,6 +4,10 @@
 //! `Content-Length` header (chunked transfer encoding), so the body stream is
 //! read here instead: a declared length above the limit is rejected before
 //! reading, and an undeclared one is read until it ends or passes the limit.
+//! The whole read has a deadline, so a client that declares a length and then
+//! stops sending cannot hold the connection open.
+
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -16,14 +20,19 @@ pub enum BodyError {
     TooLarge { limit: usize },
     /// The connection failed while the body was being read.
     Interrupted,
+    /// The body did not arrive completely within the timeout.
+    TimedOut { timeout: Duration },
 }
 
 /// Reads `stream` into one buffer, stopping with [`BodyError::TooLarge`] as
-/// soon as more than `limit` bytes arrived or `declared_length` exceeds it.
+/// soon as more than `limit` bytes arrived or `declared_length` exceeds it,
+/// and with [`BodyError::TimedOut`] when the body is not complete after
+/// `timeout`.
 pub async fn read_limited<S, B>(
     stream: S,
     declared_length: Option<u64>,
     limit: usize,
+    timeout: Duration,
 ) -> Result<Bytes, BodyError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
@@ -32,6 +41,16 @@ where
     if declared_length.is_some_and(|length| length > limit as u64) {
         return Err(BodyError::TooLarge { limit });
     }
+    tokio::time::timeout(timeout, read_all(stream, limit))
+        .await
+        .unwrap_or(Err(BodyError::TimedOut { timeout }))
+}
+
+async fn read_all<S, B>(stream: S, limit: usize) -> Result<Bytes, BodyError>
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
     let mut stream = std::pin::pin!(stream);
     let mut first: Option<Bytes> = None;
     let mut buffer = BytesMut::new();
@@ -83,6 +102,8 @@ pub fn is_json_content_type(content_type: Option<&HeaderValue>) -> bool {
 mod tests {
     use super::*;
 
+    const SECOND: Duration = Duration::from_secs(1);
+
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, warp::Error>> {
         let items: Vec<Result<Bytes, warp::Error>> = parts
             .iter()
@@ -93,20 +114,31 @@ mod tests {
 
     #[tokio::test]
     async fn chunks_are_joined_in_order() {
-        let body = read_limited(chunks(&[b"ab", b"cd", b"e"]), None, 5).await;
+        let body = read_limited(chunks(&[b"ab", b"cd", b"e"]), None, 5, SECOND).await;
         assert_eq!(body, Ok(Bytes::from_static(b"abcde")));
     }
 
     #[tokio::test]
     async fn undeclared_body_stops_at_limit() {
-        let body = read_limited(chunks(&[b"abc", b"def"]), None, 5).await;
+        let body = read_limited(chunks(&[b"abc", b"def"]), None, 5, SECOND).await;
         assert_eq!(body, Err(BodyError::TooLarge { limit: 5 }));
     }
 
     #[tokio::test]
     async fn declared_length_is_checked_first() {
-        let body = read_limited(chunks(&[b"a"]), Some(6), 5).await;
+        let body = read_limited(chunks(&[b"a"]), Some(6), 5, SECOND).await;
         assert_eq!(body, Err(BodyError::TooLarge { limit: 5 }));
+    }
+
+    #[tokio::test]
+    async fn stalled_body_times_out() {
+        // A client that declares 100 bytes, sends five and then nothing.
+        let stalled = chunks(&[br#"{"a""#]).chain(futures_util::stream::pending());
+        let timeout = Duration::from_millis(100);
+        let started = std::time::Instant::now();
+        let body = read_limited(stalled, Some(100), 1024, timeout).await;
+        assert_eq!(body, Err(BodyError::TimedOut { timeout }));
+        assert!(started.elapsed() < 10 * timeout, "{:?}", started.elapsed());
     }
 
     #[test]

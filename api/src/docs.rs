@@ -172,21 +172,23 @@ pub fn openapi_json() -> &'static str {
 /// `GET /openapi.json`, `GET /docs` (redirects to `/docs/`) and the
 /// Swagger UI files under `/docs/`.
 pub fn routes() -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let openapi = warp::path!("openapi.json").and(warp::get()).map(|| {
-        let mut response = Response::new(openapi_json().into());
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        response
-    });
+    let openapi = warp::path!("openapi.json")
+        .and(crate::routes::get_or_head())
+        .map(|| {
+            let mut response = Response::new(openapi_json().into());
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        });
     // Swagger UI loads its files by relative paths, so the page must be
     // served at `/docs/` with the trailing slash. warp's path segments
     // ignore a trailing slash, so only the full path distinguishes them.
     let files = warp::path("docs")
         .and(warp::path::tail())
         .and(warp::path::full())
-        .and(warp::get())
+        .and(crate::routes::get_or_head())
         .map(|tail: warp::path::Tail, full: warp::path::FullPath| {
             if full.as_str() == "/docs" {
                 warp::redirect::permanent(Uri::from_static("/docs/")).into_response()

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use api::config::{Limits, DEFAULT_MAX_BATCH, DEFAULT_MAX_BODY_BYTES};
+use api::config::{
+    Limits, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_BODY_BYTES,
+};
 use api::server::ServeConfig;
 use api::{healthcheck, logging, reload, server};
 use clap::{Parser, Subcommand};
@@ -48,6 +51,19 @@ struct Cli {
     /// in seconds. Docker sends SIGKILL 10 s after SIGTERM by default.
     #[arg(long, env = "API_SHUTDOWN_GRACE_SECS", default_value_t = 5)]
     shutdown_grace_secs: u64,
+
+    /// Maximum time to receive a request's headers; the connection is
+    /// closed after it.
+    #[arg(long, env = "API_HEADER_TIMEOUT_MS",
+          default_value_t = DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    header_timeout_ms: u64,
+
+    /// Maximum time to receive a request body; a slower body gets 408.
+    #[arg(long, env = "API_BODY_TIMEOUT_MS",
+          default_value_t = DEFAULT_BODY_READ_TIMEOUT.as_millis() as u64,
+          value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    body_timeout_ms: u64,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -95,7 +111,9 @@ fn serve_command(cli: Cli) -> ExitCode {
         limits: Limits {
             max_body_bytes: cli.max_body_bytes,
             max_batch: cli.max_batch as usize,
+            body_read_timeout: Duration::from_millis(cli.body_timeout_ms),
         },
+        header_read_timeout: Duration::from_millis(cli.header_timeout_ms),
         poll_interval: Duration::from_millis(cli.reload_interval_ms),
         shutdown_grace: Duration::from_secs(cli.shutdown_grace_secs),
     };

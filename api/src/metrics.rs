@@ -97,7 +97,11 @@ impl Metrics {
 
     /// Counts one finished request and its latency.
     pub fn observe_request(&self, path: &str, method: &str, status: u16, seconds: f64) {
-        let route = route_label(path);
+        let route = if status == 404 {
+            "unmatched"
+        } else {
+            route_label(path)
+        };
         let status_buffer = itoa_status(status);
         let status = std::str::from_utf8(&status_buffer).unwrap_or("0");
         self.requests
@@ -139,8 +143,11 @@ impl Default for Metrics {
     }
 }
 
-/// Maps a request path to one of [`ROUTES`] or `unmatched`.
+/// Maps a request path to one of [`ROUTES`] or `unmatched`. warp serves a
+/// route with trailing slashes too (`/livez/`), so they are ignored.
 fn route_label(path: &str) -> &'static str {
+    let trimmed = path.trim_end_matches('/');
+    let path = if trimmed.is_empty() { "/" } else { trimmed };
     if path == "/docs" || path.starts_with("/docs/") {
         return "/docs";
     }
@@ -170,6 +177,14 @@ mod tests {
         assert_eq!(route_label("/predict"), "/predict");
         assert_eq!(route_label("/docs/index.html"), "/docs");
         assert_eq!(route_label("/nope/1"), "unmatched");
+        assert_eq!(route_label("/nope/"), "unmatched");
+    }
+
+    #[test]
+    fn trailing_slash_keeps_the_route() {
+        assert_eq!(route_label("/predict/"), "/predict");
+        assert_eq!(route_label("/livez/"), "/livez");
+        assert_eq!(route_label("/"), "/");
     }
 
     #[test]

@@ -73,7 +73,15 @@ where
             "the request body must be JSON; send Content-Type: application/json",
         ));
     }
-    let body = match body::read_limited(stream, content_length, state.limits.max_body_bytes).await {
+    let limits = &state.limits;
+    let body = match body::read_limited(
+        stream,
+        content_length,
+        limits.max_body_bytes,
+        limits.body_read_timeout,
+    )
+    .await
+    {
         Ok(body) => body,
         Err(error) => return Ok(body_error(error)),
     };
@@ -94,6 +102,21 @@ fn body_error(error: BodyError) -> Response {
             StatusCode::BAD_REQUEST,
             "the connection failed while the request body was being read",
         ),
+        BodyError::TimedOut { timeout } => {
+            let mut response = problem::message(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the request body did not arrive within {} seconds; send the whole body at once",
+                    timeout.as_secs_f64()
+                ),
+            );
+            // The rest of the body may still arrive, so the connection cannot
+            // carry another request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
     }
 }
 
@@ -129,7 +152,7 @@ pub fn predict_body(loaded: &LoadedModel, body: &Bytes, max_batch: usize) -> Res
                 };
                 problem::json(StatusCode::OK, &body)
             }
-            Err(error) => problem::field_errors(&[error]),
+            Err(errors) => problem::field_errors(&errors),
         },
         Payload::Batch(rows) => score_batch(loaded, &rows),
     };
@@ -148,7 +171,7 @@ fn score_batch(loaded: &LoadedModel, rows: &[Vec<f64>]) -> Response {
     for (index, features) in rows.iter().enumerate() {
         match score(loaded, features, &[Location::Index(index)]) {
             Ok(result) => predictions.push(result),
-            Err(error) => errors.push(error),
+            Err(row_errors) => errors.extend(row_errors),
         }
     }
     if !errors.is_empty() {
@@ -163,12 +186,13 @@ fn score_batch(loaded: &LoadedModel, rows: &[Vec<f64>]) -> Response {
 
 /// Scores one validated feature vector. The model rejects only values so
 /// large that a class score overflows. That comes from the client's input,
-/// so it is reported as a field error on the whole object.
+/// so it is reported as 422 on the fields that caused it, as
+/// [`overflowing_fields`] finds them.
 fn score<'a>(
     loaded: &'a LoadedModel,
     features: &[f64],
     prefix: &[Location],
-) -> Result<PredictionBody<'a>, FieldError> {
+) -> Result<PredictionBody<'a>, Vec<FieldError>> {
     let model = &loaded.model;
     match model.predict(features) {
         Ok(prediction) => Ok(PredictionBody {
@@ -177,13 +201,70 @@ fn score<'a>(
             probabilities: prediction.probabilities,
         }),
         Err(error) => {
-            let mut loc = vec![Location::Key("body".to_owned())];
-            loc.extend_from_slice(prefix);
-            Err(FieldError {
-                loc,
-                msg: error.to_string(),
-                kind: "value_error",
-            })
+            let names = model.feature_names();
+            let fields = overflowing_fields(loaded, features);
+            if fields.is_empty() {
+                let mut loc = vec![Location::Key("body".to_owned())];
+                loc.extend_from_slice(prefix);
+                return Err(vec![FieldError {
+                    loc,
+                    msg: error.to_string(),
+                    kind: "value_error",
+                }]);
+            }
+            Err(fields
+                .into_iter()
+                .map(|index| {
+                    let mut loc = vec![Location::Key("body".to_owned())];
+                    loc.extend_from_slice(prefix);
+                    loc.push(Location::Key(names[index].clone()));
+                    FieldError {
+                        loc,
+                        msg: format!(
+                            "{} is too far outside the training data to score, because its term in a class score overflows; send values within the range of the training data",
+                            features[index]
+                        ),
+                        kind: "out_of_range",
+                    }
+                })
+                .collect())
         }
     }
+}
+
+/// Returns the indices of the features whose term in some class score,
+/// `weight * (value - mean) / scale`, is not finite or exceeds
+/// `f64::MAX / (features + 1)` in magnitude. A score is the intercept plus
+/// one such term per feature, so it can overflow only when some term
+/// exceeds that bound (for a model whose intercepts stay below it too).
+/// When no term does, the one with the largest magnitude is returned, so
+/// that an overflow always names a field.
+fn overflowing_fields(loaded: &LoadedModel, features: &[f64]) -> Vec<usize> {
+    let artifact = loaded.model.artifact();
+    let scaler = &artifact.scaler;
+    let bound = f64::MAX / (features.len() + 1) as f64;
+    let mut largest = vec![0.0_f64; features.len()];
+    for weights in &artifact.weights {
+        for (index, weight) in weights.iter().enumerate() {
+            let term =
+                (weight * (features[index] - scaler.mean[index]) / scaler.scale[index]).abs();
+            // NaN, from an infinite difference times a zero weight, counts as
+            // overflowing.
+            largest[index] = if term.is_nan() {
+                f64::INFINITY
+            } else {
+                largest[index].max(term)
+            };
+        }
+    }
+    let over: Vec<usize> = (0..features.len())
+        .filter(|&index| largest[index] > bound)
+        .collect();
+    if !over.is_empty() {
+        return over;
+    }
+    (0..features.len())
+        .max_by(|&a, &b| largest[a].total_cmp(&largest[b]))
+        .into_iter()
+        .collect()
 }

@@ -5,8 +5,9 @@ use serde::Serialize;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use crate::config::MAX_FIELD_ERRORS;
 use crate::model_slot::{Unavailable, UnavailableReason};
-use crate::request::FieldError;
+use crate::request::{FieldError, Location};
 
 #[derive(Serialize)]
 struct MessageBody<'a> {
@@ -30,11 +31,28 @@ pub fn message(status: StatusCode, message: &str) -> Response {
     json(status, &MessageBody { detail: message })
 }
 
-/// A 422 response listing every invalid field.
+/// A 422 response listing the invalid fields: the first
+/// [`MAX_FIELD_ERRORS`], then one entry of type `too_many_errors` that
+/// counts the rest, so that a body of 60,000 unknown keys gets a short answer.
 pub fn field_errors(errors: &[FieldError]) -> Response {
+    if errors.len() <= MAX_FIELD_ERRORS {
+        return json(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &FieldErrorsBody { detail: errors },
+        );
+    }
+    let omitted = errors.len() - MAX_FIELD_ERRORS;
+    let mut detail = errors[..MAX_FIELD_ERRORS].to_vec();
+    detail.push(FieldError {
+        loc: vec![Location::Key("body".to_owned())],
+        msg: format!(
+            "{omitted} more problems are not listed; fix the ones above and send the request again"
+        ),
+        kind: "too_many_errors",
+    });
     json(
         StatusCode::UNPROCESSABLE_ENTITY,
-        &FieldErrorsBody { detail: errors },
+        &FieldErrorsBody { detail: &detail },
     )
 }
 

@@ -32,11 +32,11 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
     };
 
     let readiness = warp::path::end()
-        .and(warp::get())
+        .and(get_or_head())
         .and(with_state.clone())
         .map(|state: AppState| readiness(&state.slot));
     let liveness = warp::path!("livez")
-        .and(warp::get())
+        .and(get_or_head())
         .map(|| problem::json(StatusCode::OK, &serde_json::json!({"status": "alive"})));
     let predict = warp::path!("predict")
         .and(warp::post())
@@ -46,7 +46,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .and(warp::body::stream())
         .and_then(predict::handle);
     let metrics = warp::path!("metrics")
-        .and(warp::get())
+        .and(get_or_head())
         .and(with_state)
         .map(|state: AppState| metrics_response(&state.metrics));
 
@@ -72,6 +72,12 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .recover(recover)
         .unify()
         .with(log)
+}
+
+/// Matches GET and HEAD. hyper sends no body in a response to HEAD, so
+/// HEAD returns the same status and headers as GET.
+pub fn get_or_head() -> impl Filter<Extract = (), Error = Rejection> + Copy {
+    warp::get().or(warp::head()).unify()
 }
 
 /// Readiness and model summary, as `GET /` returns it.

@@ -25,6 +25,9 @@ pub struct ServeConfig {
     pub addr: SocketAddr,
     pub model_path: PathBuf,
     pub limits: Limits,
+    /// Maximum time to receive a request's headers before the connection
+    /// is closed.
+    pub header_read_timeout: Duration,
     /// Interval between two checks of the model file.
     pub poll_interval: Duration,
     /// Maximum time to finish requests in flight after a shutdown signal.
@@ -72,10 +75,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         let _ = stop_sender.send(true);
     });
 
-    let server = warp::serve(routes(state))
-        .incoming(listener)
-        .graceful(stopped(stop.clone()))
-        .run();
+    let server = serve(
+        listener,
+        state,
+        config.header_read_timeout,
+        stopped(stop.clone()),
+    );
     let deadline = async {
         stopped(stop).await;
         tokio::time::sleep(config.shutdown_grace).await;
@@ -89,6 +94,59 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     watcher.abort();
     Ok(())
+}
+
+/// Serves [`routes`] on `listener` until `shutdown` completes, then waits for
+/// open connections to finish their requests.
+///
+/// `warp::serve` does not expose hyper's `header_read_timeout`, so this loop
+/// does what warp's graceful server does, with that timeout set. Without it
+/// a client that never finishes its headers holds a connection forever.
+async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    header_read_timeout: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    let filter = routes(state);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    // Running out of file descriptors, say: wait for some to
+                    // close instead of spinning.
+                    tracing::warn!(%error, "failed to accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let service = TowerToHyperService::new(warp::service(filter.clone()));
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                // A client that closes early or exceeds the header timeout.
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
 /// Completes when `stop` becomes true.

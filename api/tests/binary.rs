@@ -1,6 +1,7 @@
 //! The real `api` binary on a free loopback port: start, readiness,
 //! prediction, a chunked upload above the limit, the healthcheck
-//! subcommand, and SIGTERM shutdown.
+//! subcommand, SIGTERM shutdown, read timeouts against slow clients, HEAD,
+//! and the responses hyper writes itself.
 
 mod common;
 
@@ -33,10 +34,15 @@ fn free_port() -> SocketAddr {
 }
 
 fn start(model: &Path) -> Service {
+    start_with(model, &[])
+}
+
+fn start_with(model: &Path, options: &[&str]) -> Service {
     let addr = free_port();
     let child = Command::new(BINARY)
         .args(["--addr", &addr.to_string(), "--model"])
         .arg(model)
+        .args(options)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -253,4 +259,94 @@ fn request_in_flight_finishes_after_sigterm() {
     assert!(response.contains("\"prediction\":0"), "{response}");
     let exit = wait_for_exit(&mut service.child, Duration::from_secs(5));
     assert_eq!(exit.code(), Some(0));
+}
+
+/// Sends `request`, then reads until the server closes the connection and
+/// returns what it sent and how long that took.
+fn send_and_wait_for_close(addr: SocketAddr, request: &[u8]) -> (String, Duration) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    stream.write_all(request).unwrap();
+    let mut response = Vec::new();
+    let outcome = stream.read_to_end(&mut response);
+    let elapsed = started.elapsed();
+    // A reset also ends the connection; a read timeout means it stayed open.
+    if let Err(error) = outcome {
+        assert_ne!(
+            error.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "the connection stayed open for {elapsed:?}"
+        );
+    }
+    (String::from_utf8_lossy(&response).into_owned(), elapsed)
+}
+
+#[test]
+fn slow_clients_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    std::fs::write(&path, common::trained_artifact().to_json_bytes()).unwrap();
+    let service = start_with(
+        &path,
+        &["--header-timeout-ms", "500", "--body-timeout-ms", "500"],
+    );
+    wait_until_ready(&service);
+
+    // Headers without the blank line that ends them: closed without a
+    // response once the header timeout passes.
+    let (response, elapsed) =
+        send_and_wait_for_close(service.addr, b"GET / HTTP/1.1\r\nHost: test\r\n");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
+    assert_eq!(response, "");
+
+    // A declared 100-byte body of which 4 bytes arrive: 408 with a JSON body.
+    let request = b"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\"";
+    let (response, elapsed) = send_and_wait_for_close(service.addr, request);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(response.starts_with("HTTP/1.1 408 "), "{response}");
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert!(
+        body["detail"].as_str().unwrap().contains("0.5 seconds"),
+        "{body}"
+    );
+
+    // The service still serves other clients.
+    assert_eq!(get(service.addr, "/livez").unwrap().0, 200);
+}
+
+#[test]
+fn head_has_no_body_and_parse_errors_come_from_hyper() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    std::fs::write(&path, common::trained_artifact().to_json_bytes()).unwrap();
+    let service = start(&path);
+    wait_until_ready(&service);
+
+    let (response, _) = send_and_wait_for_close(
+        service.addr,
+        b"HEAD / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+    assert_eq!(body, "");
+
+    // hyper rejects a path longer than 65,534 bytes before any route runs
+    // and writes the 414 itself, with no body.
+    let request = format!(
+        "GET /{} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let (response, _) = send_and_wait_for_close(service.addr, request.as_bytes());
+    assert!(response.starts_with("HTTP/1.1 414 "), "{response}");
+    assert_eq!(response.split_once("\r\n\r\n").unwrap().1, "");
 }

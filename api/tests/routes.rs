@@ -256,9 +256,124 @@ async fn huge_finite_values_are_422_not_500() {
     let body = row([1.7e308, -1.7e308, 1.7e308, 1.7e308]).to_string();
     let (status, response) = post(&state, body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Each term overflows on its own: 1.7e308 times the fixture's weights
+    // (1.0, 1.0, 2.5, 3.0) divided by its scales (0.83, 0.44, 1.76, 0.76).
+    let expected: Vec<(Value, String)> = common::FEATURES
+        .iter()
+        .map(|name| (json!(["body", name]), "out_of_range".to_owned()))
+        .collect();
+    assert_eq!(field_errors(&response), expected);
+}
+
+#[tokio::test]
+async fn overflow_names_the_field_that_caused_it() {
+    let state = ready_state();
+    // In the fixture, 1e308 in sepal width gives the term 1.0 * 1e308 / 0.44,
+    // which overflows to infinity. The other values are the reference example.
+    let body = row([5.1, 1e308, 1.4, 0.2]).to_string();
+    let (status, response) = post(&state, body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         field_errors(&response),
-        [(json!(["body"]), "value_error".to_owned())]
+        [(
+            json!(["body", "sepal width (cm)"]),
+            "out_of_range".to_owned()
+        )]
+    );
+    let message = response["detail"][0]["msg"].as_str().unwrap();
+    assert!(message.starts_with("100000000000000000000"), "{message}");
+
+    // In a batch the row index comes before the field name.
+    let batch = json!([row([5.1, 3.5, 1.4, 0.2]), row([5.1, 1e308, 1.4, 0.2])]);
+    let (status, response) = post(&state, batch.to_string()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        field_errors(&response),
+        [(
+            json!(["body", 1, "sepal width (cm)"]),
+            "out_of_range".to_owned()
+        )]
+    );
+}
+
+#[tokio::test]
+async fn detail_list_is_capped() {
+    let state = ready_state();
+    // The reference example plus 60,000 unknown keys: 60,000 problems.
+    let mut object = row([5.1, 3.5, 1.4, 0.2]);
+    for index in 0..60_000 {
+        object[format!("k{index}")] = json!(1);
+    }
+    let body = object.to_string();
+    assert!(body.len() < 1024 * 1024, "{}", body.len());
+
+    let response = warp::test::request()
+        .method("POST")
+        .path("/predict")
+        .body(body)
+        .reply(&api::routes(state.clone()))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        response.body().len() < 8 * 1024,
+        "{}",
+        response.body().len()
+    );
+    let response = json_body(response.body());
+    let detail = response["detail"].as_array().unwrap();
+    assert_eq!(detail.len(), api::config::MAX_FIELD_ERRORS + 1);
+    assert!(detail[..20]
+        .iter()
+        .all(|error| error["type"] == "extra_forbidden"));
+    assert_eq!(detail[20]["type"], "too_many_errors");
+    assert_eq!(detail[20]["loc"], json!(["body"]));
+    let message = detail[20]["msg"].as_str().unwrap();
+    assert!(message.starts_with("59980 more problems"), "{message}");
+}
+
+#[tokio::test]
+async fn head_is_answered_like_get() {
+    let state = ready_state();
+    for path in ["/", "/livez", "/metrics", "/openapi.json", "/docs/"] {
+        let response = warp::test::request()
+            .method("HEAD")
+            .path(path)
+            .reply(&api::routes(state.clone()))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "HEAD {path}");
+    }
+    let response = warp::test::request()
+        .method("HEAD")
+        .path("/predict")
+        .reply(&api::routes(state.clone()))
+        .await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn trailing_slash_is_counted_under_its_route() {
+    let state = ready_state();
+    let response = warp::test::request()
+        .method("POST")
+        .path("/predict/")
+        .body(common::REFERENCE_BODY)
+        .reply(&api::routes(state.clone()))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(get(&state, "/livez/").await.status(), StatusCode::OK);
+    assert_eq!(get(&state, "/nope/").await.status(), StatusCode::NOT_FOUND);
+
+    let text = String::from_utf8(get(&state, "/metrics").await.body().to_vec()).unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{method="POST",route="/predict",status="200"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains(r#"http_requests_total{method="GET",route="/livez",status="200"} 1"#));
+    assert!(text.contains(r#"http_requests_total{method="GET",route="unmatched",status="404"} 1"#));
+    assert!(
+        !text.contains(r#"route="unmatched",status="200""#),
+        "{text}"
     );
 }
 
