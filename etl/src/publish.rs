@@ -135,9 +135,9 @@ fn read_metrics(path: &Path) -> Result<Option<Vec<u8>>, EtlError> {
 }
 
 /// Returns the error for an install whose source and output directories
-/// are the same directory or one contains the other, compared after
-/// resolving symbolic links; `None` when they are apart or either does not
-/// exist.
+/// are the same directory or one contains the other. The paths are
+/// compared after resolving symbolic links and `..`. Returns `None` when
+/// the directories are apart or either does not exist.
 fn overlapping_directories(from: &Path, dir: &Path) -> Option<EtlError> {
     let (Ok(from), Ok(dir)) = (fs::canonicalize(from), fs::canonicalize(dir)) else {
         return None;
@@ -172,7 +172,7 @@ fn create_dir(dir: &Path) -> Result<(), EtlError> {
 
 /// Holds an exclusive `flock` on a directory until dropped.
 ///
-/// Every publish and every removal of stale temporary files holds it, so
+/// Every publish and every removal of stale temporary files takes it, so
 /// that one run never removes the temporary files of another run that is
 /// publishing into the same directory. The kernel releases it when the
 /// process dies.
@@ -204,6 +204,44 @@ impl DirectoryLock {
     }
 }
 
+/// Holds SIGTERM and SIGINT back from the calling thread until dropped.
+///
+/// Temporary files exist only while one is held, and a signal that arrives
+/// meanwhile takes effect when it is dropped, after the temporary files
+/// were renamed or removed. So a run stopped by `docker stop` or Ctrl-C
+/// leaves none behind; SIGKILL still can, and the next run removes those
+/// (see [`remove_stale_temporaries`]). This process publishes from its main
+/// thread and starts no other thread that could take the signal instead.
+struct DeferTermination {
+    previous: libc::sigset_t,
+}
+
+impl DeferTermination {
+    fn new() -> DeferTermination {
+        // SAFETY: both sets are initialised by sigemptyset/pthread_sigmask
+        // before use, and the pointers are to live locals.
+        unsafe {
+            let mut deferred: libc::sigset_t = std::mem::zeroed();
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut deferred);
+            libc::sigaddset(&mut deferred, libc::SIGTERM);
+            libc::sigaddset(&mut deferred, libc::SIGINT);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &deferred, &mut previous);
+            DeferTermination { previous }
+        }
+    }
+}
+
+impl Drop for DeferTermination {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new`; a pending SIGTERM or
+        // SIGINT is delivered here.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut());
+        }
+    }
+}
+
 /// Number of random characters in a temporary file name (tempfile's default).
 const TEMPORARY_RANDOM_LEN: usize = 6;
 const TEMPORARY_SUFFIX: &str = ".tmp";
@@ -224,7 +262,7 @@ fn temporary_builder(prefix: &str) -> tempfile::Builder<'_, 'static> {
     builder
 }
 
-/// Whether `file_name` is a temporary file this program creates for one of
+/// Returns whether `file_name` is a temporary file this program creates for one of
 /// the published files.
 fn is_own_temporary(file_name: &str) -> bool {
     [MODEL_FILE, METRICS_FILE].iter().any(|name| {
@@ -305,18 +343,19 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// no stale metrics stay beside a new model.
 ///
 /// Both temporary files are written and flushed first. The old
-/// `metrics.json` is kept under a temporary name (a hard link), the new
-/// `metrics.json` is renamed into place and then `model.json`; if that last
-/// rename fails, the old `metrics.json` is put back. A reader that needs
-/// the pair to match checks `metrics.json`'s `model_version` against
-/// `model.json`: between the two renames the metrics are already the new
-/// ones.
+/// `metrics.json` stays reachable under a temporary name (a hard link).
+/// Then the new `metrics.json` is renamed into place, and then
+/// `model.json`. If that last rename fails, the old `metrics.json` is put
+/// back. Between the two renames, or after a SIGKILL there, the metrics
+/// are already the new ones, so a reader that needs the pair to match
+/// checks `metrics.json`'s `model_version` against `model.json`.
 pub fn publish_pair(
     dir: &Path,
     model_bytes: &[u8],
     metrics_bytes: Option<&[u8]>,
 ) -> Result<(PathBuf, Option<PathBuf>), EtlError> {
     let _lock = DirectoryLock::acquire(dir)?;
+    let _signals = DeferTermination::new();
     let model_path = dir.join(MODEL_FILE);
     let metrics_path = dir.join(METRICS_FILE);
     let model_failed = |source: std::io::Error| EtlError::Publish {
@@ -393,6 +432,7 @@ fn restore_metrics(metrics_path: &Path, old_metrics: Option<tempfile::NamedTempF
 /// The temporary file is removed again if any step fails.
 pub fn publish_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, EtlError> {
     let path = dir.join(name);
+    let _signals = DeferTermination::new();
     let temporary = write_temporary(dir, name, bytes)?;
     let failed = |source: std::io::Error| EtlError::Publish {
         path: path.clone(),
@@ -426,6 +466,29 @@ mod tests {
         assert_eq!(path, dir.path().join("model.json"));
         assert_eq!(fs::read(&path).unwrap(), b"new");
         assert_eq!(names(dir.path()), ["model.json"]);
+    }
+
+    /// Returns whether SIGTERM and SIGINT are blocked in the calling thread.
+    fn termination_blocked() -> (bool, bool) {
+        // SAFETY: queries the mask into a zeroed local.
+        unsafe {
+            let mut current: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut current);
+            (
+                libc::sigismember(&current, libc::SIGTERM) == 1,
+                libc::sigismember(&current, libc::SIGINT) == 1,
+            )
+        }
+    }
+
+    #[test]
+    fn termination_is_deferred_while_publishing() {
+        assert_eq!(termination_blocked(), (false, false));
+        {
+            let _signals = DeferTermination::new();
+            assert_eq!(termination_blocked(), (true, true));
+        }
+        assert_eq!(termination_blocked(), (false, false));
     }
 
     #[test]
