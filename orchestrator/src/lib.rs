@@ -9,5 +9,6 @@ pub mod engine;
 pub mod labels;
 pub mod plan;
 pub mod progress;
+pub mod run_record;
 pub mod spec;
 pub mod transfer;

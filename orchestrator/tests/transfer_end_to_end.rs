@@ -2,7 +2,8 @@
 //! and runs a copy of the stack under its own project, names, tags and free
 //! host port. `export` saves its images and model volume, and `down
 //! --volumes --images` removes them. Then `import` loads the archives, and
-//! `up --no-build` serves the reference predictions without any build.
+//! `up --no-build` serves the reference predictions without any build and
+//! without running the ETL, since the imported volume holds its model.
 //!
 //! With `CI=true` the test fails when Docker is unreachable; elsewhere it is
 //! skipped with a message.
@@ -204,6 +205,13 @@ fn image_id(tag: &str) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
+fn container_exists(name: &str) -> bool {
+    Command::new("docker")
+        .args(["container", "inspect", "--format", "{{.Id}}", name])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
 #[test]
 fn export_import_serves_without_build() {
     if !docker_reachable() {
@@ -279,9 +287,36 @@ fn export_import_serves_without_build() {
     assert_eq!(image_id(&names.etl_tag).as_deref(), Some(etl_id.as_str()));
     assert_eq!(image_id(&names.api_tag).as_deref(), Some(api_id.as_str()));
 
+    // A second machine has no record of the first one's ETL run: drop it,
+    // so that only the model found in the imported volume decides.
+    let records = dir.path().join("target/.orchestrator").join(&names.project);
+    std::fs::remove_dir_all(&records).expect("up recorded the ETL run");
+
+    let plan = run_ok(&stack_file, &["plan", "--no-build"]);
+    let label = format!("{}:", names.etl);
+    let etl_line = plan
+        .lines()
+        .find(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words.get(1) == Some(&"container") && words.get(2) == Some(&label.as_str())
+        })
+        .unwrap_or_else(|| panic!("plan has a line for {}:\n{plan}", names.etl));
+    assert!(
+        etl_line.starts_with("keep") && etl_line.ends_with("output present in volume, kept"),
+        "the imported model keeps the ETL from running: {etl_line}"
+    );
+
     let up = run_ok(&stack_file, &["up", "--no-build"]);
     assert!(!up.contains("ran build step"), "no build step ran:\n{up}");
     assert!(!up.contains("built image"), "no image was built:\n{up}");
+    assert!(
+        !up.contains(&format!("ran {}", names.etl)),
+        "the ETL did not run:\n{up}"
+    );
+    assert!(
+        !container_exists(&names.etl),
+        "no ETL container was created:\n{up}"
+    );
 
     // Reference predictions: the first, an interior and the last row of the
     // iris data set bundled with the ETL (classes 0, 1 and 2).

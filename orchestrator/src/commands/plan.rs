@@ -4,12 +4,21 @@ use super::{load_stack, state, Global};
 use crate::engine::Engine;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct PlanArgs {}
+pub struct PlanArgs {
+    /// Plan as `up --no-build` would: build steps count as done and the
+    /// images the engine has as current.
+    #[arg(long)]
+    pub no_build: bool,
+}
 
-pub async fn run(global: &Global, _args: &PlanArgs) -> anyhow::Result<()> {
+pub async fn run(global: &Global, args: &PlanArgs) -> anyhow::Result<()> {
     let stack = load_stack(&global.file)?;
     let engine = Engine::connect().await?;
-    let (plan, desired, _observed) = state::plan(&engine, &stack).await?;
+    let (mut plan, mut desired, mut observed) = state::plan(&engine, &stack).await?;
+    if args.no_build {
+        super::up::assume_built(&stack, &mut desired.state, &mut observed);
+        plan = crate::plan::compute(&stack, &desired.state, &observed);
+    }
 
     print!("{plan}");
     for (key, error) in &desired.missing_contexts {

@@ -5,7 +5,8 @@ use crate::build_step;
 use crate::context::{BuildContext, ContextError};
 use crate::engine::{observe, Engine};
 use crate::plan::{self, DesiredState, Observed, Plan};
-use crate::spec::Stack;
+use crate::run_record;
+use crate::spec::{ContainerKind, Stack};
 
 /// Desired state plus the images whose build context is missing.
 pub struct Desired {
@@ -46,13 +47,20 @@ pub fn desired(stack: &Stack) -> anyhow::Result<Desired> {
     })
 }
 
-/// Observes the engine and the build-step stamps.
+/// Observes the engine, the build-step stamps and the one-shot run records.
 pub async fn observed(engine: &Engine, stack: &Stack) -> anyhow::Result<Observed> {
     let mut observed = observe::observe(engine, stack).await?;
     for step in &stack.build_steps {
         observed
             .build_steps
             .insert(step.name.clone(), build_step::observe(stack, step));
+    }
+    for spec in &stack.containers {
+        if let ContainerKind::OneShot { .. } = spec.kind {
+            if let Some(run) = run_record::read(stack, &spec.name) {
+                observed.one_shot_runs.insert(spec.name.clone(), run);
+            }
+        }
     }
     Ok(observed)
 }

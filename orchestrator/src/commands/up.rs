@@ -21,6 +21,7 @@ use crate::engine::{container, image, network, volume, Engine, Outcome};
 use crate::labels;
 use crate::plan::{self, Action, Observed, Plan, ResourceKind, Step};
 use crate::progress::{format_duration, Progress};
+use crate::run_record;
 use crate::spec::{ContainerKind, ContainerSpec, Stack};
 
 /// Log lines of a failed container kept in the error.
@@ -128,7 +129,11 @@ pub async fn run(global: &Global, args: &UpArgs) -> anyhow::Result<()> {
 /// Makes the planner treat every build step as done and every existing
 /// image as current, so that `--no-build` replaces a container only when
 /// the image it runs differs from the one the engine has under its tag.
-fn assume_built(stack: &Stack, desired: &mut plan::DesiredState, observed: &mut Observed) {
+pub(crate) fn assume_built(
+    stack: &Stack,
+    desired: &mut plan::DesiredState,
+    observed: &mut Observed,
+) {
     for step in &stack.build_steps {
         let hash = desired.build_step_inputs_hashes.get(&step.name).cloned();
         let stamp = observed.build_steps.entry(step.name.clone()).or_default();
@@ -386,6 +391,9 @@ impl Run<'_> {
         };
         match result {
             Ok(outcome) => {
+                if let ContainerKind::OneShot { .. } = spec.kind {
+                    self.record_run(spec).await;
+                }
                 task.finish(&outcome);
                 let verb = match spec.kind {
                     ContainerKind::OneShot { .. } => "ran",
@@ -400,6 +408,31 @@ impl Run<'_> {
                 task.fail("failed");
                 Err(error)
             }
+        }
+    }
+
+    /// Records the fingerprint and image of a one-shot run that exited 0. A
+    /// failure is reported and only costs a rerun that could be avoided
+    /// later.
+    async fn record_run(&self, spec: &ContainerSpec) {
+        let image_id = match container::inspect(&self.engine, &spec.name).await {
+            Ok(Some(found)) => found.image.unwrap_or_default(),
+            Ok(None) => return,
+            Err(error) => {
+                tracing::debug!(container = %spec.name, error = %error, "run not recorded");
+                return;
+            }
+        };
+        let run = plan::OneShotRun {
+            fingerprint: plan::fingerprint(self.stack, spec),
+            image_id,
+        };
+        if let Err(error) = run_record::write(self.stack, &spec.name, &run) {
+            self.progress.info(&format!(
+                "could not record the run of {} in {}: {error}",
+                spec.name,
+                run_record::path(self.stack, &spec.name).display()
+            ));
         }
     }
 

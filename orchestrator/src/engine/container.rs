@@ -419,6 +419,70 @@ pub async fn path_exists(engine: &Engine, name: &str, path: &str) -> Result<bool
     }
 }
 
+/// Returns the declared outputs of the one-shot container `spec` that are
+/// not in its volumes. The check goes through a container created from
+/// `image` with the same volumes mounted read-only, never started, and
+/// removed afterwards; it carries the project label so that a probe left
+/// behind by a crash is removed as undeclared by the next `up` or `down`.
+pub async fn missing_outputs_in_volumes(
+    engine: &Engine,
+    stack: &Stack,
+    spec: &ContainerSpec,
+    image: &str,
+) -> Result<Vec<String>, EngineError> {
+    let ContainerKind::OneShot { outputs, .. } = &spec.kind else {
+        return Ok(Vec::new());
+    };
+    let mounts: Vec<EngineMount> = spec
+        .mounts
+        .iter()
+        .map(|mount| EngineMount {
+            target: Some(mount.target.clone()),
+            source: Some(volume_name(stack, &mount.volume)),
+            typ: Some(MountType::VOLUME),
+            read_only: Some(true),
+            ..Default::default()
+        })
+        .collect();
+    let labels = HashMap::from([(crate::labels::PROJECT.to_string(), stack.project.clone())]);
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        labels: Some(labels),
+        network_disabled: Some(true),
+        host_config: Some(HostConfig {
+            mounts: Some(mounts),
+            network_mode: Some("none".to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let probe_name = format!("{}-outputs-probe", spec.name);
+    let created = engine
+        .docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            body,
+        )
+        .await
+        .map_err(EngineError::api("create", KIND, &probe_name))?;
+    let mut missing = Vec::new();
+    let mut result = Ok(());
+    for path in outputs {
+        match path_exists(engine, &created.id, path).await {
+            Ok(true) => {}
+            Ok(false) => missing.push(path.clone()),
+            Err(error) => {
+                result = Err(error);
+                break;
+            }
+        }
+    }
+    let removed = remove(engine, &created.id).await;
+    result?;
+    removed?;
+    Ok(missing)
+}
+
 /// Runs `command` in the running container `name` as its user and returns
 /// the exit code, or `None` if it did not finish within `timeout`.
 pub async fn exec(

@@ -68,6 +68,31 @@ pub async fn observe(engine: &Engine, stack: &Stack) -> Result<Observed, EngineE
             observed.containers.insert(name, observed_container);
         }
     }
+
+    for spec in &stack.containers {
+        let ContainerKind::OneShot { outputs, .. } = &spec.kind else {
+            continue;
+        };
+        if outputs.is_empty() || observed.containers.contains_key(&spec.name) {
+            continue;
+        }
+        let Some(tag) = stack.images.get(&spec.image).map(|i| &i.tag) else {
+            continue;
+        };
+        let volumes_exist = spec.mounts.iter().all(|mount| {
+            stack
+                .volumes
+                .get(&mount.volume)
+                .is_some_and(|v| observed.volumes.contains_key(&v.name))
+        });
+        if !observed.images.contains_key(tag) || !volumes_exist {
+            continue;
+        }
+        let missing = container::missing_outputs_in_volumes(engine, stack, spec, tag).await?;
+        observed
+            .absent_one_shot_missing_outputs
+            .insert(spec.name.clone(), missing);
+    }
     Ok(observed)
 }
 

@@ -28,6 +28,10 @@ use crate::spec::{ContainerKind, ContainerSpec, Stack};
 ///   or a volume or network it uses is created.
 /// - A one-shot container also reruns when its last run did not finish, did
 ///   not exit 0, or left a declared output missing.
+/// - A one-shot container that does not exist is not run when every
+///   declared output is present in its volumes, unless the record of its
+///   last successful run names another fingerprint or image ID (or its image
+///   is built in this plan): then it runs again.
 /// - A service is also recreated when it is not running. A rerun of a
 ///   one-shot container it depends on does not recreate it: the API reloads
 ///   the model file when it changes.
@@ -272,6 +276,10 @@ impl<'a> Planner<'a> {
         for container in &self.stack.containers {
             let name = container.name.as_str();
             let Some(existing) = self.observed.containers.get(name) else {
+                if let Some((action, reason)) = self.absent_one_shot_action(container) {
+                    self.push(ResourceKind::Container, Some(name), name, action, reason);
+                    continue;
+                }
                 self.push(
                     ResourceKind::Container,
                     Some(name),
@@ -288,6 +296,49 @@ impl<'a> Planner<'a> {
             }
             let (action, reason) = self.container_action(container, existing);
             self.push(ResourceKind::Container, Some(name), name, action, reason);
+        }
+    }
+
+    /// Decides for a one-shot container that does not exist whose outputs
+    /// were all found in its volumes; `None` when it is simply created.
+    fn absent_one_shot_action(&self, container: &ContainerSpec) -> Option<(Action, Reason)> {
+        let ContainerKind::OneShot { outputs, .. } = &container.kind else {
+            return None;
+        };
+        let missing = self
+            .observed
+            .absent_one_shot_missing_outputs
+            .get(&container.name)?;
+        if outputs.is_empty() || !missing.is_empty() {
+            return None;
+        }
+        let volume_created = container.mounts.iter().any(|mount| {
+            matches!(
+                self.action_of(ResourceKind::Volume, &mount.volume),
+                Some(Action::Create | Action::Recreate)
+            )
+        });
+        if volume_created {
+            return None;
+        }
+        let Some(last_run) = self.observed.one_shot_runs.get(&container.name) else {
+            return Some((Action::Keep, Reason::OutputPresentKept));
+        };
+        let image_rebuilt = matches!(
+            self.action_of(ResourceKind::Image, &container.image),
+            Some(Action::Create | Action::Rebuild)
+        );
+        let current_image = self
+            .stack
+            .images
+            .get(&container.image)
+            .and_then(|image| self.observed.images.get(&image.tag));
+        let image_changed = current_image.is_none_or(|image| image.id != last_run.image_id);
+        let config_changed = last_run.fingerprint != fingerprint(self.stack, container);
+        if image_rebuilt || image_changed || config_changed {
+            Some((Action::Rerun, Reason::ChangedSinceLastRun))
+        } else {
+            Some((Action::Keep, Reason::OutputPresentKept))
         }
     }
 

@@ -184,6 +184,13 @@ pub enum Reason {
     LastRunFailed { exit_code: i64 },
     /// One-shot container: its last run has not finished (interrupted `up`).
     LastRunUnfinished(ContainerState),
+    /// One-shot container that does not exist: its declared outputs are in
+    /// its volumes and no recorded run says they came from another image or
+    /// configuration, so it does not run.
+    OutputPresentKept,
+    /// One-shot container that does not exist: its recorded last run used
+    /// another image or configuration, so it runs again.
+    ChangedSinceLastRun,
 }
 
 impl fmt::Display for Reason {
@@ -213,6 +220,8 @@ impl fmt::Display for Reason {
             Self::LastRunUnfinished(state) => {
                 write!(f, "last run did not finish (container is {state})")
             }
+            Self::OutputPresentKept => write!(f, "output present in volume, kept"),
+            Self::ChangedSinceLastRun => write!(f, "configuration changed since last run"),
         }
     }
 }

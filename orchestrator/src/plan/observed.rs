@@ -29,6 +29,24 @@ pub struct Observed {
     pub containers: BTreeMap<String, ObservedContainer>,
     /// Host build steps by name, from their stamp files.
     pub build_steps: BTreeMap<String, ObservedBuildStep>,
+    /// For each declared one-shot container that does not exist, the
+    /// declared outputs missing from its volumes, checked through a
+    /// container created (never started) from its image with its volumes
+    /// mounted. No entry when they could not be checked: the image or a
+    /// volume does not exist, or the container declares no outputs.
+    pub absent_one_shot_missing_outputs: BTreeMap<String, Vec<String>>,
+    /// Record of the last successful run of each one-shot container, by
+    /// name, from the files on the host beside the build-step stamps.
+    pub one_shot_runs: BTreeMap<String, OneShotRun>,
+}
+
+/// What a one-shot container ran with the last time it exited 0.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OneShotRun {
+    /// Value of the fingerprint label the container had.
+    pub fingerprint: String,
+    /// ID of the image it ran, `sha256:<hex>`.
+    pub image_id: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -435,6 +435,130 @@ fn missing_one_shot_output_reruns() {
     );
 }
 
+/// Returns a converged state where the one-shot container `job` does not
+/// exist (removed by `down`, or never created on an importing machine)
+/// and its volume holds every declared output.
+fn job_absent_output_present(stack: &Stack) -> (DesiredState, Observed) {
+    let (desired, mut observed) = converged(stack);
+    observed.containers.remove("job");
+    observed
+        .absent_one_shot_missing_outputs
+        .insert("job".into(), vec![]);
+    (desired, observed)
+}
+
+fn job_run(stack: &Stack) -> OneShotRun {
+    let job = stack.containers.iter().find(|c| c.name == "job").unwrap();
+    OneShotRun {
+        fingerprint: fingerprint(stack, job),
+        image_id: IMAGE_ID.into(),
+    }
+}
+
+#[test]
+fn absent_one_shot_with_output_and_no_record_kept() {
+    let stack = stack();
+    let (desired, observed) = job_absent_output_present(&stack);
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::Container, "job"),
+        (Action::Keep, Reason::OutputPresentKept)
+    );
+    assert!(!plan.has_changes(), "{plan}");
+    assert!(plan.to_string().contains("output present in volume, kept"));
+}
+
+#[test]
+fn absent_one_shot_with_matching_record_kept() {
+    let stack = stack();
+    let (desired, mut observed) = job_absent_output_present(&stack);
+    observed.one_shot_runs.insert("job".into(), job_run(&stack));
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::Container, "job"),
+        (Action::Keep, Reason::OutputPresentKept)
+    );
+}
+
+#[test]
+fn absent_one_shot_with_other_fingerprint_reruns() {
+    let stack = stack();
+    let (desired, mut observed) = job_absent_output_present(&stack);
+    let mut run = job_run(&stack);
+    run.fingerprint = "old".into();
+    observed.one_shot_runs.insert("job".into(), run);
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::Container, "job"),
+        (Action::Rerun, Reason::ChangedSinceLastRun)
+    );
+    assert!(plan
+        .to_string()
+        .contains("configuration changed since last run"));
+}
+
+#[test]
+fn absent_one_shot_with_other_image_reruns() {
+    let stack = stack();
+    let (desired, mut observed) = job_absent_output_present(&stack);
+    let mut run = job_run(&stack);
+    run.image_id = "sha256:0000".into();
+    observed.one_shot_runs.insert("job".into(), run);
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::Container, "job"),
+        (Action::Rerun, Reason::ChangedSinceLastRun)
+    );
+}
+
+#[test]
+fn absent_one_shot_with_rebuilt_image_and_record_reruns() {
+    let stack = stack();
+    let (mut desired, mut observed) = job_absent_output_present(&stack);
+    observed.one_shot_runs.insert("job".into(), job_run(&stack));
+    desired
+        .image_context_hashes
+        .insert("app".into(), "context-hash-2".into());
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::Container, "job"),
+        (Action::Rerun, Reason::ChangedSinceLastRun)
+    );
+}
+
+#[test]
+fn absent_one_shot_with_output_missing_created() {
+    let stack = stack();
+    let (desired, mut observed) = job_absent_output_present(&stack);
+    observed
+        .absent_one_shot_missing_outputs
+        .insert("job".into(), vec!["/data/model.json".into()]);
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::Container, "job"),
+        (Action::Create, Reason::NotFound)
+    );
+}
+
+#[test]
+fn absent_one_shot_unchecked_created() {
+    let stack = stack();
+    let (desired, mut observed) = job_absent_output_present(&stack);
+    observed.absent_one_shot_missing_outputs.clear();
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::Container, "job"),
+        (Action::Create, Reason::NotFound)
+    );
+}
+
 #[test]
 fn unfinished_one_shot_reruns() {
     let stack = stack();

@@ -5,8 +5,10 @@
 //! Export reads the volume with the Engine API's `GET archive` endpoint
 //! from a created, never started container. Restore uploads the verified
 //! files into a staging directory inside the volume with `PUT archive`,
-//! then runs `/etl install --from <staging> --remove-source` once, which
-//! validates the model and publishes it with a rename. A reader of the
+//! then runs `/etl install --from <staging> --remove-source` once, with
+//! the volume mounted a second time so that `<staging>` lies outside the
+//! output directory. The install validates the model and publishes it with
+//! a rename. A reader of the
 //! volume (the API) therefore reads either the old model or the new one,
 //! never a partial file.
 
@@ -27,6 +29,12 @@ use super::{Meter, ModelStore, TransferError, WrittenArchive};
 use crate::archive::{self, ArchivedVolume};
 use crate::engine::{container, image, volume, Engine, EngineError, Outcome};
 use crate::labels;
+
+/// Second mount point of the model volume in the install container. The
+/// staged files are read through it, because `etl install` refuses a
+/// `--from` path inside its output directory; both paths reach the same
+/// volume, so the staged files are still removed from it afterwards.
+const STAGING_MOUNT: &str = "/restore-staging";
 
 /// Bound on the one-shot install; it validates and renames two small files.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -50,7 +58,7 @@ pub async fn export_volume(
         source,
     })?;
     let name = helper_name(store, "export");
-    create_helper(engine, store, &name, true, None).await?;
+    create_helper(engine, store, &name, true, None, false).await?;
     let downloaded = download_volume(engine, store, &name, raw).await;
     container::remove(engine, &name).await?;
     let mut raw = downloaded?;
@@ -94,7 +102,7 @@ pub async fn restore_volume(
     let outcome = volume::ensure(engine, &store.volume, &store.volume_labels()).await?;
 
     let name = helper_name(store, "upload");
-    create_helper(engine, store, &name, false, None).await?;
+    create_helper(engine, store, &name, false, None, false).await?;
     let uploaded = upload_files(engine, store, &name, upload).await;
     container::remove(engine, &name).await?;
     meter.advance(uploaded?);
@@ -103,12 +111,12 @@ pub async fn restore_volume(
     let command = vec![
         "install".to_owned(),
         "--from".to_owned(),
-        format!("{}/{staging}", store.mount_target),
+        format!("{STAGING_MOUNT}/{staging}"),
         "--output-dir".to_owned(),
         store.mount_target.clone(),
         "--remove-source".to_owned(),
     ];
-    create_helper(engine, store, &name, false, Some(command)).await?;
+    create_helper(engine, store, &name, false, Some(command), true).await?;
     // NOTE: a failed install leaves the staging directory in the volume.
     // The API reads only `model.json`, and the next restore stages under a
     // new name, but nothing removes the leftover yet.
@@ -170,16 +178,21 @@ async fn create_helper(
     name: &str,
     read_only: bool,
     command: Option<Vec<String>>,
+    staging_mount: bool,
 ) -> Result<(), TransferError> {
-    let mount = Mount {
-        target: Some(store.mount_target.clone()),
+    let mount = |target: &str| Mount {
+        target: Some(target.to_owned()),
         source: Some(store.volume.clone()),
         typ: Some(MountType::VOLUME),
         read_only: Some(read_only),
         ..Default::default()
     };
+    let mut mounts = vec![mount(&store.mount_target)];
+    if staging_mount {
+        mounts.push(mount(STAGING_MOUNT));
+    }
     let host_config = HostConfig {
-        mounts: Some(vec![mount]),
+        mounts: Some(mounts),
         network_mode: Some("none".to_owned()),
         readonly_rootfs: Some(true),
         cap_drop: Some(vec!["ALL".to_owned()]),

@@ -1,0 +1,428 @@
+//! Paths of `up` that only show with a real Docker Engine, driven through
+//! the `orchestrator` binary on a stack with its own project, names, image
+//! tags and free host port:
+//!
+//! - after `down`, an unchanged `up` keeps the model in the volume and does
+//!   not run the ETL; a changed ETL setting runs it again;
+//! - a one-shot container that outlives its timeout is killed, exit code 5;
+//! - a service whose healthcheck fails makes `up` fail promptly with the
+//!   last probe output, exit code 4;
+//! - SIGINT (Ctrl-C) during `up` stops it promptly with exit code 130, and
+//!   the next `up` converges.
+//!
+//! With `CI=true` the test fails when Docker is unreachable; elsewhere it is
+//! skipped with a message.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use orchestrator::engine::{container, Engine};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_orchestrator");
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Unique names of one test run.
+struct Names {
+    project: String,
+    etl_tag: String,
+    api_tag: String,
+    etl: String,
+    api: String,
+    extra: String,
+    volume: String,
+    network: String,
+    port: u16,
+}
+
+impl Names {
+    fn new() -> Self {
+        let id = format!("fp{}", std::process::id());
+        Self {
+            project: id.clone(),
+            etl_tag: format!("orchestrator-fp-etl:{id}"),
+            api_tag: format!("orchestrator-fp-api:{id}"),
+            etl: format!("{id}-etl"),
+            api: format!("{id}-api"),
+            extra: format!("{id}-extra"),
+            volume: format!("{id}-model-store"),
+            network: format!("{id}-backend"),
+            port: TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
+        }
+    }
+}
+
+/// A container added to the base stack under the name `names.extra`.
+enum Extra {
+    None,
+    /// A one-shot container running the api image, which serves until it
+    /// is stopped and so never finishes, with this timeout.
+    EndlessJob(&'static str),
+    /// A service whose healthcheck probes a port nothing listens on.
+    FailingHealthcheck,
+}
+
+/// Writes the stack of `infra.toml` with this run's names, the ETL seed
+/// `seed` and the container `extra`.
+fn stack_file(names: &Names, seed: u32, extra: Extra) -> String {
+    let root = workspace_root();
+    let root = root.display();
+    let extra = match extra {
+        Extra::None => String::new(),
+        Extra::EndlessJob(timeout) => format!(
+            r#"
+[containers.{name}]
+image = "api"
+run = "once"
+timeout = "{timeout}"
+depends_on = ["{etl}"]
+env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json" }}
+mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
+"#,
+            name = names.extra,
+            etl = names.etl,
+        ),
+        Extra::FailingHealthcheck => format!(
+            r#"
+[containers.{name}]
+image = "api"
+run = "service"
+depends_on = ["{etl}"]
+env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json" }}
+mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
+healthcheck = {{ command = ["/api", "healthcheck", "--addr", "127.0.0.1:1"], interval = "1s", timeout = "1s", retries = 1, start_period = "1s" }}
+"#,
+            name = names.extra,
+            etl = names.etl,
+        ),
+    };
+    format!(
+        r#"
+[project]
+name = "{project}"
+
+[build_steps.binaries]
+command = ["cargo", "build", "--release", "--locked", "--target", "x86_64-unknown-linux-gnu", "-p", "etl", "-p", "api"]
+env = {{ RUSTFLAGS = "-C target-feature=+crt-static", CARGO_TARGET_DIR = "{root}/target" }}
+workdir = "{root}"
+inputs = ["Cargo.toml", "Cargo.lock", "model-artifact/**", "etl/**", "api/**"]
+outputs = ["{root}/target/x86_64-unknown-linux-gnu/release/etl", "{root}/target/x86_64-unknown-linux-gnu/release/api"]
+
+[images.etl]
+tag = "{etl_tag}"
+context = "{root}"
+dockerfile = "etl/Dockerfile"
+ignore_file = "{root}/etl/Dockerfile.dockerignore"
+after_steps = ["binaries"]
+
+[images.api]
+tag = "{api_tag}"
+context = "{root}"
+dockerfile = "api/Dockerfile"
+ignore_file = "{root}/api/Dockerfile.dockerignore"
+after_steps = ["binaries"]
+
+[volumes.model_store]
+name = "{volume}"
+
+[networks.backend]
+name = "{network}"
+driver = "bridge"
+
+[containers.{etl}]
+image = "etl"
+run = "once"
+timeout = "2m"
+outputs = ["/data/model.json"]
+env = {{ ETL_OUTPUT_DIR = "/data", ETL_MIN_ACCURACY = "0.9", ETL_SEED = "{seed}" }}
+mounts = [{{ volume = "model_store", target = "/data" }}]
+networks = ["backend"]
+resources = {{ memory = "512MiB", pids = 64 }}
+
+[containers.{api}]
+image = "api"
+run = "service"
+depends_on = ["{etl}"]
+env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json", RUST_LOG = "info" }}
+mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
+networks = ["backend"]
+ports = [{{ host = {port}, container = 8000, host_ip = "127.0.0.1" }}]
+restart = "unless-stopped"
+healthcheck = {{ command = ["/api", "healthcheck"], interval = "1s", timeout = "2s", retries = 3, start_period = "1s" }}
+resources = {{ memory = "128MiB", pids = 64, cpus = 1.0 }}
+{extra}"#,
+        project = names.project,
+        etl_tag = names.etl_tag,
+        api_tag = names.api_tag,
+        volume = names.volume,
+        network = names.network,
+        etl = names.etl,
+        api = names.api,
+        port = names.port,
+    )
+}
+
+fn orchestrator(file: &Path, args: &[&str]) -> Output {
+    Command::new(BINARY)
+        .arg("-f")
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn run_ok(file: &Path, args: &[&str]) -> String {
+    let output = orchestrator(file, args);
+    assert!(
+        output.status.success(),
+        "`orchestrator {}`: {}",
+        args.join(" "),
+        text(&output)
+    );
+    text(&output)
+}
+
+/// Returns the line `plan --no-build` prints for the container `name`. The
+/// images stay as built: other work on the same checkout may change the
+/// sources between two steps of this test.
+fn plan_line(file: &Path, name: &str) -> String {
+    let plan = run_ok(file, &["plan", "--no-build"]);
+    let label = format!("{name}:");
+    plan.lines()
+        .find(|line| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words.get(1) == Some(&"container") && words.get(2) == Some(&label.as_str())
+        })
+        .unwrap_or_else(|| panic!("no plan line for {name}:\n{plan}"))
+        .to_string()
+}
+
+/// Removes everything the test created, even when an assertion failed.
+struct Cleanup {
+    file: PathBuf,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let output = orchestrator(
+            &self.file,
+            &["-q", "down", "--volumes", "--images", "--timeout", "2"],
+        );
+        if !output.status.success() {
+            eprintln!("cleanup failed: {}", text(&output));
+        }
+    }
+}
+
+/// Sends `POST /predict` and returns the `prediction` field.
+fn prediction(port: u16, features: [f64; 4]) -> i64 {
+    let body = format!(
+        r#"{{"sepal length (cm)": {}, "sepal width (cm)": {}, "petal length (cm)": {}, "petal width (cm)": {}}}"#,
+        features[0], features[1], features[2], features[3]
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let json = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    value["prediction"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no prediction in {json}"))
+}
+
+fn running(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> bool {
+    runtime
+        .block_on(container::inspect(engine, name))
+        .unwrap()
+        .and_then(|c| c.state)
+        .and_then(|s| s.running)
+        .unwrap_or(false)
+}
+
+fn exists(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> bool {
+    runtime
+        .block_on(container::inspect(engine, name))
+        .unwrap()
+        .is_some()
+}
+
+/// Connects to the engine, or returns `None` (skip) outside CI.
+fn engine_or_skip(runtime: &tokio::runtime::Runtime) -> Option<Engine> {
+    match runtime.block_on(Engine::connect()) {
+        Ok(engine) => Some(engine),
+        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI=true and the Docker Engine is unreachable: {error}")
+        }
+        Err(error) => {
+            eprintln!("skipped: the Docker Engine is unreachable ({error})");
+            None
+        }
+    }
+}
+
+/// Every `up` after the first runs with `--no-build`, so that other work on
+/// the same checkout cannot trigger a build between two steps.
+#[test]
+fn failure_paths_on_real_engine() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(engine) = engine_or_skip(&runtime) else {
+        return;
+    };
+    let names = Names::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stack.toml");
+    let write = |seed, extra| std::fs::write(&file, stack_file(&names, seed, extra)).unwrap();
+    write(42, Extra::None);
+    let _cleanup = Cleanup { file: file.clone() };
+    let ran_etl = format!("ran {}", names.etl);
+
+    let up = run_ok(&file, &["up"]);
+    assert!(up.contains(&ran_etl), "{up}");
+    // Reference class: the first row of the iris data set (Fisher 1936) is
+    // setosa (0).
+    assert_eq!(prediction(names.port, [5.1, 3.5, 1.4, 0.2]), 0);
+
+    // After `down`, the model stays in the volume and the recorded run
+    // matches: the ETL does not run again.
+    run_ok(&file, &["down", "--timeout", "2"]);
+    let line = plan_line(&file, &names.etl);
+    assert!(
+        line.starts_with("keep") && line.ends_with("output present in volume, kept"),
+        "{line}"
+    );
+    let up = run_ok(&file, &["up", "--no-build"]);
+    assert!(!up.contains(&ran_etl), "the ETL ran again: {up}");
+    assert!(!exists(&runtime, &engine, &names.etl));
+    assert_eq!(prediction(names.port, [6.3, 3.3, 6.0, 2.5]), 2);
+
+    // A changed ETL setting differs from the recorded run: the ETL runs.
+    run_ok(&file, &["down", "--timeout", "2"]);
+    write(7, Extra::None);
+    let line = plan_line(&file, &names.etl);
+    assert!(
+        line.starts_with("rerun") && line.ends_with("configuration changed since last run"),
+        "{line}"
+    );
+    let up = run_ok(&file, &["up", "--no-build"]);
+    assert!(up.contains(&ran_etl), "{up}");
+
+    // A one-shot container that never finishes is killed after its
+    // timeout, and `up` exits 5 naming it.
+    write(7, Extra::EndlessJob("3s"));
+    let started = Instant::now();
+    let output = orchestrator(&file, &["up", "--no-build"]);
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(5), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "container `{}` did not finish within",
+            names.extra
+        )) && stderr.contains("was killed"),
+        "{stderr}"
+    );
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+    assert!(!running(&runtime, &engine, &names.extra), "still running");
+
+    // A service whose healthcheck fails makes `up` fail promptly, exit 4,
+    // with the probe's last output.
+    write(7, Extra::FailingHealthcheck);
+    let started = Instant::now();
+    let output = orchestrator(&file, &["up", "--no-build"]);
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(4), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("container `{}` is unhealthy", names.extra)),
+        "{stderr}"
+    );
+    assert!(stderr.contains("last healthcheck output: "), "{stderr}");
+    assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
+
+    // SIGINT while `up` waits for an endless job stops it with exit 130.
+    write(7, Extra::EndlessJob("10m"));
+    let mut child = Command::new(BINARY)
+        .arg("-f")
+        .arg(&file)
+        .args(["up", "--no-build"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !running(&runtime, &engine, &names.extra) {
+        assert!(Instant::now() < deadline, "the endless job never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let interrupted = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if interrupted.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("up did not stop within 10 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+
+    // The next `up` converges from what was left: the job is no longer
+    // declared, so its running container is removed, and the API serves.
+    write(7, Extra::None);
+    let up = run_ok(&file, &["up", "--no-build"]);
+    assert!(!exists(&runtime, &engine, &names.extra), "{up}");
+    assert!(running(&runtime, &engine, &names.api), "{up}");
+    assert_eq!(prediction(names.port, [6.4, 3.2, 4.5, 1.5]), 1);
+    let output = orchestrator(&file, &["up", "--no-build"]);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("no changes"),
+        "{}",
+        text(&output)
+    );
+}
