@@ -422,8 +422,8 @@ pub async fn path_exists(engine: &Engine, name: &str, path: &str) -> Result<bool
 /// Returns the declared outputs of the one-shot container `spec` that are
 /// not in its volumes. The check goes through a container created from
 /// `image` with the same volumes mounted read-only, never started, and
-/// removed afterwards; it carries the project label so that a probe left
-/// behind by a crash is removed as undeclared by the next `up` or `down`.
+/// removed afterwards. It carries the project label, so a probe left behind
+/// by a crash is removed as undeclared by the next `up` or `down`.
 pub async fn missing_outputs_in_volumes(
     engine: &Engine,
     stack: &Stack,

@@ -28,10 +28,10 @@ use crate::spec::{ContainerKind, ContainerSpec, Stack};
 ///   or a volume or network it uses is created.
 /// - A one-shot container also reruns when its last run did not finish, did
 ///   not exit 0, or left a declared output missing.
-/// - A one-shot container that does not exist is not run when every
-///   declared output is present in its volumes, unless the record of its
-///   last successful run names another fingerprint or image ID (or its image
-///   is built in this plan): then it runs again.
+/// - A one-shot container that does not exist is kept when every declared
+///   output is present in its volumes. It runs again when the record of its
+///   last successful run names another fingerprint or image ID, or when its
+///   image is built in this plan.
 /// - A service is also recreated when it is not running. A rerun of a
 ///   one-shot container it depends on does not recreate it: the API reloads
 ///   the model file when it changes.

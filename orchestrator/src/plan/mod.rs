@@ -185,7 +185,7 @@ pub enum Reason {
     /// One-shot container: its last run has not finished (interrupted `up`).
     LastRunUnfinished(ContainerState),
     /// One-shot container that does not exist: its declared outputs are in
-    /// its volumes and no recorded run says they came from another image or
+    /// its volumes and no recorded run names another image or
     /// configuration, so it does not run.
     OutputPresentKept,
     /// One-shot container that does not exist: its recorded last run used

@@ -40,7 +40,8 @@ pub struct Observed {
     pub one_shot_runs: BTreeMap<String, OneShotRun>,
 }
 
-/// What a one-shot container ran with the last time it exited 0.
+/// Record of the image and configuration of a one-shot container's last
+/// run that exited 0.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OneShotRun {
     /// Value of the fingerprint label the container had.

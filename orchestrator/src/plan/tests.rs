@@ -437,7 +437,7 @@ fn missing_one_shot_output_reruns() {
 
 /// Returns a converged state where the one-shot container `job` does not
 /// exist (removed by `down`, or never created on an importing machine)
-/// and its volume holds every declared output.
+/// and its volume contains every declared output.
 fn job_absent_output_present(stack: &Stack) -> (DesiredState, Observed) {
     let (desired, mut observed) = converged(stack);
     observed.containers.remove("job");
@@ -456,7 +456,7 @@ fn job_run(stack: &Stack) -> OneShotRun {
 }
 
 #[test]
-fn absent_one_shot_with_output_and_no_record_kept() {
+fn absent_job_without_record_kept() {
     let stack = stack();
     let (desired, observed) = job_absent_output_present(&stack);
     let plan = compute(&stack, &desired, &observed);
@@ -470,7 +470,7 @@ fn absent_one_shot_with_output_and_no_record_kept() {
 }
 
 #[test]
-fn absent_one_shot_with_matching_record_kept() {
+fn absent_job_matching_record_kept() {
     let stack = stack();
     let (desired, mut observed) = job_absent_output_present(&stack);
     observed.one_shot_runs.insert("job".into(), job_run(&stack));
@@ -483,7 +483,7 @@ fn absent_one_shot_with_matching_record_kept() {
 }
 
 #[test]
-fn absent_one_shot_with_other_fingerprint_reruns() {
+fn absent_job_other_fingerprint_reruns() {
     let stack = stack();
     let (desired, mut observed) = job_absent_output_present(&stack);
     let mut run = job_run(&stack);
@@ -501,7 +501,7 @@ fn absent_one_shot_with_other_fingerprint_reruns() {
 }
 
 #[test]
-fn absent_one_shot_with_other_image_reruns() {
+fn absent_job_other_image_reruns() {
     let stack = stack();
     let (desired, mut observed) = job_absent_output_present(&stack);
     let mut run = job_run(&stack);
@@ -516,7 +516,7 @@ fn absent_one_shot_with_other_image_reruns() {
 }
 
 #[test]
-fn absent_one_shot_with_rebuilt_image_and_record_reruns() {
+fn absent_job_rebuilt_image_reruns() {
     let stack = stack();
     let (mut desired, mut observed) = job_absent_output_present(&stack);
     observed.one_shot_runs.insert("job".into(), job_run(&stack));
@@ -532,7 +532,7 @@ fn absent_one_shot_with_rebuilt_image_and_record_reruns() {
 }
 
 #[test]
-fn absent_one_shot_with_output_missing_created() {
+fn absent_job_missing_output_created() {
     let stack = stack();
     let (desired, mut observed) = job_absent_output_present(&stack);
     observed
@@ -547,7 +547,7 @@ fn absent_one_shot_with_output_missing_created() {
 }
 
 #[test]
-fn absent_one_shot_unchecked_created() {
+fn absent_job_unchecked_created() {
     let stack = stack();
     let (desired, mut observed) = job_absent_output_present(&stack);
     observed.absent_one_shot_missing_outputs.clear();

@@ -31,9 +31,9 @@ use crate::engine::{container, image, volume, Engine, EngineError, Outcome};
 use crate::labels;
 
 /// Second mount point of the model volume in the install container. The
-/// staged files are read through it, because `etl install` refuses a
-/// `--from` path inside its output directory; both paths reach the same
-/// volume, so the staged files are still removed from it afterwards.
+/// staged files are read through it, because `etl install` rejects a
+/// `--from` path inside its output directory. Both paths reach the same
+/// volume, so `--remove-source` still removes the staged files from it.
 const STAGING_MOUNT: &str = "/restore-staging";
 
 /// Bound on the one-shot install; it validates and renames two small files.
