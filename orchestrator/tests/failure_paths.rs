@@ -271,6 +271,13 @@ fn running(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> bo
         .unwrap_or(false)
 }
 
+fn container_id(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> Option<String> {
+    runtime
+        .block_on(container::inspect(engine, name))
+        .unwrap()
+        .and_then(|c| c.id)
+}
+
 fn exists(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> bool {
     runtime
         .block_on(container::inspect(engine, name))
@@ -372,7 +379,10 @@ fn failure_paths_on_real_engine() {
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
 
     // SIGINT while `up` waits for an endless job stops it with exit 130.
+    // The unhealthy service above still runs under the same name, so the
+    // wait is for a running container with another ID.
     write(7, Extra::EndlessJob("10m"));
+    let previous = container_id(&runtime, &engine, &names.extra);
     let mut child = Command::new(BINARY)
         .arg("-f")
         .arg(&file)
@@ -382,7 +392,9 @@ fn failure_paths_on_real_engine() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !running(&runtime, &engine, &names.extra) {
+    while !running(&runtime, &engine, &names.extra)
+        || container_id(&runtime, &engine, &names.extra) == previous
+    {
         assert!(Instant::now() < deadline, "the endless job never started");
         std::thread::sleep(Duration::from_millis(100));
     }
