@@ -11,6 +11,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -152,6 +153,10 @@ pub async fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // Its own process group, so that the whole tree (cargo and its
+        // rustc children) can be signalled at once, and a terminal's Ctrl-C
+        // reaches only the orchestrator, which then ends the group itself.
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .map_err(|source| BuildStepError::Spawn {
@@ -159,6 +164,7 @@ pub async fn run(
             program: program.clone(),
             source,
         })?;
+    let mut group = GroupGuard::new(&child);
 
     let stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
     let stderr = BufReader::new(child.stderr.take().expect("stderr is piped")).lines();
@@ -178,7 +184,9 @@ pub async fn run(
         program: program.clone(),
         source,
     })?;
-    if !status.success() {
+    if status.success() {
+        group.disarm();
+    } else {
         return Err(BuildStepError::Failed {
             step: step.name.clone(),
             status: status.to_string(),
@@ -193,6 +201,84 @@ pub async fn run(
         });
     }
     write_stamp(stack, step, inputs_hash)
+}
+
+/// Grace between SIGTERM and SIGKILL when a build step's group is ended.
+pub const GROUP_KILL_GRACE: Duration = Duration::from_secs(2);
+
+/// Ends the step's process group when dropped armed: on Ctrl-C (the future
+/// of [`run`] is dropped), on a failure elsewhere in `up`, or when the step
+/// itself failed and left children behind. The group id is the pid of the
+/// child, which stays unreaped while the `Child` lives, so the id cannot be
+/// reused by an unrelated group before this guard runs.
+struct GroupGuard {
+    pgid: Option<libc::pid_t>,
+}
+
+impl GroupGuard {
+    fn new(child: &tokio::process::Child) -> Self {
+        let pgid = child.id().and_then(|id| libc::pid_t::try_from(id).ok());
+        GroupGuard { pgid }
+    }
+
+    /// Leaves the group alone: the step succeeded.
+    fn disarm(&mut self) {
+        self.pgid = None;
+    }
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.pgid.take() {
+            kill_group(pgid, GROUP_KILL_GRACE);
+        }
+    }
+}
+
+/// Sends SIGTERM to process group `pgid`, waits up to `grace` for it to
+/// empty, then sends SIGKILL. Blocks the calling thread for at most `grace`.
+pub fn kill_group(pgid: libc::pid_t, grace: Duration) {
+    // SAFETY: kill(2) takes plain integers; a negative pid addresses a group.
+    if unsafe { libc::kill(-pgid, libc::SIGTERM) } != 0 {
+        return; // No such group: every member has exited.
+    }
+    let deadline = std::time::Instant::now() + grace;
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        if !group_has_live_member(pgid) {
+            return;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+}
+
+/// Whether any process of group `pgid` other than a zombie is left, read
+/// from /proc; without /proc, assumes one is.
+fn group_has_live_member(pgid: libc::pid_t) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return true;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command: state ppid pgrp ...
+        let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let group = fields.nth(1).and_then(|g| g.parse::<libc::pid_t>().ok());
+        if group == Some(pgid) && state != Some("Z") {
+            return true;
+        }
+    }
+    false
 }
 
 fn tokio_stream_lines<R>(

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod labels;
 pub mod plan;
 pub mod progress;
+pub mod project_lock;
 pub mod run_record;
 pub mod spec;
 pub mod transfer;

@@ -9,6 +9,7 @@ use orchestrator::commands::{
     self, down, export, import, logs, plan, status, up, validate, Failure, Global,
 };
 use orchestrator::progress::{Mode, Progress};
+use orchestrator::project_lock;
 
 #[derive(Debug, Parser)]
 #[command(version, about, after_help = commands::EXIT_CODES_HELP)]
@@ -69,7 +70,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         tokio::select! {
             result = dispatch(&global, &cli.command) => result,
-            _ = tokio::signal::ctrl_c() => Err(Failure::Interrupted.into()),
+            _ = tokio::signal::ctrl_c() => match &cli.command {
+                // Ctrl-C is how the user ends a follow; nothing was left half done.
+                Command::Logs(args) if args.follow => Ok(()),
+                _ => Err(Failure::Interrupted.into()),
+            },
         }
     });
     // Dropping the runtime here ends the command's tasks; build-step child
@@ -86,6 +91,17 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(global: &Global, command: &Command) -> anyhow::Result<()> {
+    // Mutating commands run one at a time per project. An invalid stack file
+    // takes no lock: the command itself reports it.
+    let _lock = match command {
+        Command::Up(_) | Command::Down(_) | Command::Import(_) => {
+            match commands::load_stack(&global.file) {
+                Ok(stack) => Some(project_lock::acquire(&stack, &global.progress).await?),
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
     match command {
         Command::Validate(args) => validate::run(global, args).await,
         Command::Plan(args) => plan::run(global, args).await,

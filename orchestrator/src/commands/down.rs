@@ -41,9 +41,11 @@ pub async fn run(global: &Global, args: &DownArgs) -> anyhow::Result<()> {
         removed += usize::from(outcome == Outcome::Removed);
         task.finish(&outcome.to_string());
     }
-    for name in network::list_labelled(&engine, &label).await? {
+    // By id: two networks of one name (left by concurrent runs) are both
+    // removed, where a removal by name would be refused as ambiguous.
+    for (id, name) in network::list_labelled_ids(&engine, &label).await? {
         let task = progress.task(format!("network {name}"), "removing");
-        let outcome = network::remove(&engine, &name).await?;
+        let outcome = network::remove(&engine, &id).await?;
         removed += usize::from(outcome == Outcome::Removed);
         task.finish(&outcome.to_string());
     }

@@ -15,7 +15,8 @@ Exit codes:
   0    success
   1    any other failure (an Engine API call failed, a name is taken by a
        resource of another owner, ...)
-  2    invalid stack file or command-line arguments
+  2    invalid stack file or command-line arguments (such as a container
+       name the stack file does not declare)
   3    Docker Engine not reachable
   4    a container failed: the one-shot job exited non-zero, or a service
        exited or became unhealthy
@@ -126,7 +127,8 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
                 Failure::PortInUse { .. } => 7,
                 Failure::ImageMissing { .. } => 8,
                 Failure::Interrupted => 130,
-                Failure::Conflicts(_) | Failure::UnknownContainer { .. } => 1,
+                Failure::UnknownContainer { .. } => 2,
+                Failure::Conflicts(_) => 1,
             };
         }
     }

@@ -9,8 +9,9 @@ use crate::engine::{container, Engine};
 pub struct LogsArgs {
     /// Container name as declared in the stack file, e.g. `ml-api`.
     pub name: String,
-    /// Keep printing new lines until the container stops or Ctrl-C.
-    #[arg(short, long)]
+    /// Keep printing new lines until the container stops or Ctrl-C. No
+    /// short form: `-f` is the global stack-file option.
+    #[arg(long)]
     pub follow: bool,
     /// Print only the last N lines.
     #[arg(short = 'n', long, value_name = "N")]

@@ -62,6 +62,16 @@ pub enum EngineError {
         #[source]
         source: bollard::errors::Error,
     },
+    #[error(
+        "{} {kind}s are named `{name}` and not all carry one project's label; remove the \
+         ones this stack does not use with `docker {kind} rm ID` (ids: {})",
+        .ids.len(), .ids.join(", ")
+    )]
+    Ambiguous {
+        kind: &'static str,
+        name: String,
+        ids: Vec<String>,
+    },
 }
 
 impl EngineError {

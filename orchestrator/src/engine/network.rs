@@ -1,22 +1,90 @@
 //! Networks: inspect, ensure, remove.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use bollard::models::{NetworkCreateRequest, NetworkInspect};
+use bollard::models::{Network, NetworkCreateRequest, NetworkInspect};
 use bollard::query_parameters::ListNetworksOptionsBuilder;
 
 use super::{absent_as_none, Engine, EngineError, Outcome};
+use crate::labels;
 
 const KIND: &str = "network";
 
 /// Inspects the network `name`; `None` when it does not exist.
+///
+/// Docker allows several networks of one name (two runs that created it at
+/// once), and then refuses to inspect or remove it by name. When every
+/// network of that name carries the same project label, the one with the
+/// smallest id is kept and the others are removed, so the stack converges;
+/// two runs doing this at once keep the same one. Otherwise the error names
+/// the networks for the user to sort out.
 pub async fn inspect(engine: &Engine, name: &str) -> Result<Option<NetworkInspect>, EngineError> {
-    absent_as_none(engine.docker.inspect_network(name, None).await)
+    let error = match absent_as_none(engine.docker.inspect_network(name, None).await) {
+        Ok(found) => return Ok(found),
+        Err(error) => error,
+    };
+    let mut same_name = list_named(engine, name).await?;
+    if same_name.len() < 2 {
+        return Err(EngineError::api("inspect", KIND, name)(error));
+    }
+    let projects: BTreeSet<Option<&String>> = same_name
+        .iter()
+        .map(|n| n.labels.as_ref().and_then(|l| l.get(labels::PROJECT)))
+        .collect();
+    if projects.len() != 1 || projects.contains(&None) {
+        return Err(EngineError::Ambiguous {
+            kind: KIND,
+            name: name.to_string(),
+            ids: same_name.into_iter().filter_map(|n| n.id).collect(),
+        });
+    }
+    same_name.sort_by(|a, b| a.id.cmp(&b.id));
+    let kept = same_name.remove(0).id.unwrap_or_default();
+    for duplicate in same_name.into_iter().filter_map(|n| n.id) {
+        tracing::warn!("removing network {duplicate}, a duplicate of `{name}` ({kept})");
+        remove(engine, &duplicate).await?;
+    }
+    absent_as_none(engine.docker.inspect_network(&kept, None).await)
         .map_err(EngineError::api("inspect", KIND, name))
 }
 
-/// Lists the names of the networks that carry `label` (`key=value`).
+/// Lists the networks whose name is exactly `name`.
+async fn list_named(engine: &Engine, name: &str) -> Result<Vec<Network>, EngineError> {
+    // The engine's `name` filter matches substrings; keep exact matches.
+    let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+    let options = ListNetworksOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let networks = engine
+        .docker
+        .list_networks(Some(options))
+        .await
+        .map_err(EngineError::api("list", KIND, name))?;
+    Ok(networks
+        .into_iter()
+        .filter(|n| n.name.as_deref() == Some(name))
+        .collect())
+}
+
+/// Lists the names of the networks that carry `label` (`key=value`), each
+/// name once even when several networks share it.
 pub async fn list_labelled(engine: &Engine, label: &str) -> Result<Vec<String>, EngineError> {
+    let mut names: Vec<String> = list_labelled_ids(engine, label)
+        .await?
+        .into_iter()
+        .map(|(_, name)| name)
+        .collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Lists `(id, name)` of every network that carries `label` (`key=value`),
+/// duplicates of a name included, for `down` to remove each by id.
+pub async fn list_labelled_ids(
+    engine: &Engine,
+    label: &str,
+) -> Result<Vec<(String, String)>, EngineError> {
     let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
     let options = ListNetworksOptionsBuilder::default()
         .filters(&filters)
@@ -26,7 +94,10 @@ pub async fn list_labelled(engine: &Engine, label: &str) -> Result<Vec<String>, 
         .list_networks(Some(options))
         .await
         .map_err(EngineError::api("list", KIND, label))?;
-    Ok(networks.into_iter().filter_map(|n| n.name).collect())
+    Ok(networks
+        .into_iter()
+        .filter_map(|n| Some((n.id?, n.name?)))
+        .collect())
 }
 
 /// Creates the network `name` with `driver` and `labels` unless it exists.
@@ -53,7 +124,7 @@ pub async fn ensure(
     Ok(Outcome::Created)
 }
 
-/// Removes the network `name`; absence counts as done.
+/// Removes the network `name` (a name or an id); absence counts as done.
 pub async fn remove(engine: &Engine, name: &str) -> Result<Outcome, EngineError> {
     match absent_as_none(engine.docker.remove_network(name).await) {
         Ok(Some(())) => Ok(Outcome::Removed),

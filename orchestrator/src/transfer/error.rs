@@ -13,6 +13,12 @@ pub enum TransferError {
     #[error("image `{tag}` not found in the engine; build it with `orchestrator up` or load it with `orchestrator import`")]
     ImageMissing { tag: String },
 
+    #[error("{path} is a directory; pass a file path such as {}", .path.join("stack.tar").display())]
+    TargetIsDirectory { path: PathBuf },
+
+    #[error("directory {dir} does not exist; create it or pass a path in an existing directory")]
+    MissingDirectory { dir: PathBuf },
+
     #[error("cannot create a file in {dir}; choose a writable directory")]
     CreateTemporary {
         dir: PathBuf,

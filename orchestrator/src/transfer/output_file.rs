@@ -36,6 +36,18 @@ impl OutputFile {
     /// Creates the temporary file beside `target`.
     pub fn create(target: &Path) -> Result<Self, TransferError> {
         let dir = parent_dir(target);
+        // Checked first, so that the error says what is wrong with the
+        // path rather than what failed later (the rename, or the create).
+        if target.is_dir() {
+            return Err(TransferError::TargetIsDirectory {
+                path: target.to_owned(),
+            });
+        }
+        if !dir.exists() {
+            return Err(TransferError::MissingDirectory {
+                dir: dir.to_owned(),
+            });
+        }
         let temporary = temporary_in(dir, target)?;
         Ok(Self {
             target: target.to_owned(),
@@ -200,11 +212,29 @@ mod tests {
     }
 
     #[test]
-    fn unwritable_directory_fails() {
+    fn missing_directory_is_named() {
         let missing = Path::new("/nonexistent-dir-for-test/stack.tar");
-        assert!(matches!(
-            OutputFile::create(missing),
-            Err(TransferError::CreateTemporary { .. })
-        ));
+        let error = OutputFile::create(missing).err().expect("create fails");
+        assert!(matches!(error, TransferError::MissingDirectory { .. }));
+        assert_eq!(
+            error.to_string(),
+            "directory /nonexistent-dir-for-test does not exist; create it or pass a path in \
+             an existing directory"
+        );
+    }
+
+    #[test]
+    fn directory_target_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = OutputFile::create(dir.path()).err().expect("create fails");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{} is a directory; pass a file path such as {}/stack.tar",
+                dir.path().display(),
+                dir.path().display()
+            )
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
