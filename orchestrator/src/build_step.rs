@@ -253,8 +253,8 @@ pub fn kill_group(pgid: libc::pid_t, grace: Duration) {
     unsafe { libc::kill(-pgid, libc::SIGKILL) };
 }
 
-/// Whether any process of group `pgid` other than a zombie is left, read
-/// from /proc; without /proc, assumes one is.
+/// Reports whether group `pgid` still has a process that is not a zombie,
+/// read from /proc. Without /proc it assumes that one is left.
 fn group_has_live_member(pgid: libc::pid_t) -> bool {
     let Ok(entries) = fs::read_dir("/proc") else {
         return true;

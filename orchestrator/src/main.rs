@@ -71,7 +71,7 @@ fn main() -> ExitCode {
         tokio::select! {
             result = dispatch(&global, &cli.command) => result,
             _ = tokio::signal::ctrl_c() => match &cli.command {
-                // Ctrl-C is how the user ends a follow; nothing was left half done.
+                // Ctrl-C is how the user ends a follow, so it counts as success.
                 Command::Logs(args) if args.follow => Ok(()),
                 _ => Err(Failure::Interrupted.into()),
             },

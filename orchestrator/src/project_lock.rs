@@ -4,9 +4,9 @@
 //! `<stack file directory>/target/.orchestrator/<project>/lock` (beside the
 //! build-step stamps) before they touch the engine. Two runs at once would
 //! otherwise both see the network absent and both create it, which leaves
-//! two networks of the same name. A second run prints that it waits and
-//! blocks until the first one ends; the kernel drops the lock when the
-//! holder exits, even if it is killed.
+//! two networks of the same name. A second run prints that it waits, then
+//! blocks until the first one ends. The kernel releases the lock when the
+//! holder exits, even when it is killed.
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
@@ -33,7 +33,7 @@ pub struct LockError {
     pub source: io::Error,
 }
 
-/// Held lock; dropping it (or exiting) releases it.
+/// A held lock, released when dropped or when the process exits.
 #[derive(Debug)]
 pub struct ProjectLock {
     _file: File,
@@ -82,7 +82,8 @@ pub async fn acquire(stack: &Stack, progress: &Progress) -> Result<ProjectLock, 
     }
 }
 
-/// `Ok(false)` when another open file description holds the lock.
+/// Tries to lock `file`, returning `Ok(false)` when another open file
+/// description already has the lock.
 fn try_lock(file: &File) -> io::Result<bool> {
     // SAFETY: flock on a descriptor this function borrows; no memory is shared.
     let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };

@@ -159,7 +159,7 @@ fn create_labelled_network(
 }
 
 #[test]
-fn logs_of_an_undeclared_container_exits_2_and_lists_the_stack() {
+fn logs_unknown_name_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let project = unique_project("logs");
     let file = write_stack(dir.path(), &project);
@@ -180,7 +180,7 @@ fn logs_of_an_undeclared_container_exits_2_and_lists_the_stack() {
 }
 
 #[test]
-fn dropped_build_step_ends_its_whole_process_group() {
+fn dropped_step_kills_process_group() {
     let dir = tempfile::tempdir().unwrap();
     let file = write_stack(dir.path(), &unique_project("drop"));
     let stack = spec::load(&file).unwrap();
@@ -213,7 +213,7 @@ fn dropped_build_step_ends_its_whole_process_group() {
 }
 
 #[test]
-fn sigint_to_up_during_a_build_step_ends_its_process_group() {
+fn sigint_during_step_kills_group() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let Some(_engine) = engine_or_skip(&runtime) else {
         return;
@@ -252,7 +252,7 @@ fn sigint_to_up_during_a_build_step_ends_its_process_group() {
 }
 
 #[test]
-fn second_run_waits_for_the_project_lock() {
+fn second_run_waits_for_lock() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let Some(_engine) = engine_or_skip(&runtime) else {
         return;
@@ -300,7 +300,7 @@ fn second_run_waits_for_the_project_lock() {
 }
 
 #[test]
-fn duplicate_networks_of_the_project_converge_to_one() {
+fn duplicate_networks_converge_to_one() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let Some(engine) = engine_or_skip(&runtime) else {
         return;
@@ -346,7 +346,7 @@ fn duplicate_networks_of_the_project_converge_to_one() {
 }
 
 #[test]
-fn networks_of_the_same_name_in_other_projects_are_left_alone() {
+fn other_project_duplicates_left_alone() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let Some(engine) = engine_or_skip(&runtime) else {
         return;

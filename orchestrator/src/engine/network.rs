@@ -13,11 +13,11 @@ const KIND: &str = "network";
 /// Inspects the network `name`; `None` when it does not exist.
 ///
 /// Docker allows several networks of one name (two runs that created it at
-/// once), and then refuses to inspect or remove it by name. When every
+/// once), and then rejects inspecting or removing it by name. When every
 /// network of that name carries the same project label, the one with the
-/// smallest id is kept and the others are removed, so the stack converges;
-/// two runs doing this at once keep the same one. Otherwise the error names
-/// the networks for the user to sort out.
+/// smallest id is kept and the others are removed, so the stack converges.
+/// Two runs doing this at once keep the same one. Otherwise the error lists
+/// the network ids for the user to remove by hand.
 pub async fn inspect(engine: &Engine, name: &str) -> Result<Option<NetworkInspect>, EngineError> {
     let error = match absent_as_none(engine.docker.inspect_network(name, None).await) {
         Ok(found) => return Ok(found),
