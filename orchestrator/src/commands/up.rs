@@ -492,6 +492,9 @@ async fn run_to_completion(
         let stopped = container::wait_stopped(engine, &spec.name, timeout).await?;
         if !stopped {
             container::kill(engine, &spec.name).await?;
+            // SIGKILL is delivered asynchronously; the exit code is only
+            // final once the engine reports the container stopped.
+            container::wait_stopped(engine, &spec.name, Duration::from_secs(10)).await?;
         }
         Ok::<bool, anyhow::Error>(stopped)
     };
@@ -499,8 +502,17 @@ async fn run_to_completion(
     // engine that keeps it open.
     let logs = tokio::time::timeout(timeout + Duration::from_secs(10), logs);
     let (_, stopped) = tokio::join!(logs, wait);
+    let stopped = stopped?;
 
-    if !stopped? {
+    let found = container::inspect(engine, &spec.name).await?;
+    let code = found
+        .and_then(|c| c.state)
+        .filter(|state| state.running != Some(true))
+        .and_then(|state| state.exit_code)
+        .unwrap_or(-1);
+    // A job that exited 0 between the timeout and the kill has completed
+    // (and may have published its output), so it counts by its exit code.
+    if !stopped && code != 0 {
         let log = container::log_tail(engine, &spec.name, LOG_TAIL_LINES)
             .await
             .unwrap_or_default();
@@ -511,11 +523,6 @@ async fn run_to_completion(
         }
         .into());
     }
-    let found = container::inspect(engine, &spec.name).await?;
-    let code = found
-        .and_then(|c| c.state)
-        .and_then(|s| s.exit_code)
-        .unwrap_or(-1);
     if code != 0 {
         let log = container::log_tail(engine, &spec.name, LOG_TAIL_LINES)
             .await
