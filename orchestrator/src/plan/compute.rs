@@ -135,6 +135,16 @@ impl<'a> Planner<'a> {
 
     fn plan_build_steps(&mut self) {
         for step in &self.stack.build_steps {
+            if self.only_images_without_context_need(&step.name) {
+                self.push(
+                    ResourceKind::BuildStep,
+                    Some(&step.name),
+                    &step.name,
+                    Action::Keep,
+                    Reason::NoImageToBuild,
+                );
+                continue;
+            }
             let (action, reason) = match self.observed.build_steps.get(&step.name) {
                 None => (Action::Rerun, Reason::NeverRun),
                 Some(observed) => match (
@@ -163,6 +173,19 @@ impl<'a> Planner<'a> {
                 reason,
             );
         }
+    }
+
+    /// Returns true when some image comes after the step and none of those
+    /// images has a build context, so running the step would serve no build.
+    fn only_images_without_context_need(&self, step: &str) -> bool {
+        let mut dependents = self
+            .stack
+            .images
+            .iter()
+            .filter(|(_, image)| image.after_steps.iter().any(|name| name == step))
+            .peekable();
+        dependents.peek().is_some()
+            && dependents.all(|(key, _)| self.desired.images_without_context.contains(key))
     }
 
     fn plan_images(&mut self) {

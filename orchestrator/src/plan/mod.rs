@@ -156,6 +156,9 @@ pub enum Reason {
     NeverRun,
     /// Build step: the content of its inputs changed since its last run.
     InputsChanged,
+    /// Build step: every image built after it has no build context here
+    /// (images received with `import`), so nothing would use its output.
+    NoImageToBuild,
     /// Build step or one-shot container: a declared output is missing.
     OutputMissing(String),
     /// Image: a build step it comes after runs first and may change the
@@ -197,6 +200,10 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UpToDate => write!(f, "up to date"),
+            Self::NoImageToBuild => write!(
+                f,
+                "skipped: no image built after it has a build context here"
+            ),
             Self::NotFound => write!(f, "does not exist"),
             Self::NotDeclared => write!(f, "no longer declared in the stack file"),
             Self::NeverRun => write!(f, "no successful run recorded"),

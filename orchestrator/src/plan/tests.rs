@@ -992,3 +992,27 @@ fn set_restart(stack: &mut Stack, policy: RestartPolicy) {
         *restart = policy;
     }
 }
+
+#[test]
+fn build_step_skipped_without_contexts() {
+    // `-f` on a copy of the stack file away from the sources: the inputs
+    // hash differs (no input files match), but no image can be built, so
+    // running the step would only fail.
+    let stack = stack();
+    let (mut desired, observed) = converged(&stack);
+    desired.image_context_hashes.clear();
+    desired.images_without_context.insert("app".into());
+    desired
+        .build_step_inputs_hashes
+        .insert("binaries".into(), "hash-of-no-files".into());
+    let plan = compute(&stack, &desired, &observed);
+
+    assert_eq!(
+        decision(&plan, ResourceKind::BuildStep, "binaries"),
+        (Action::Keep, Reason::NoImageToBuild)
+    );
+    assert_eq!(
+        decision(&plan, ResourceKind::Image, "app"),
+        (Action::Keep, Reason::NoBuildContext)
+    );
+}
