@@ -85,7 +85,7 @@ impl Unavailable {
     }
 }
 
-/// What the service holds at one moment: a model, or the reason it has none.
+/// State of the service at one moment: a model, or the reason it has none.
 #[derive(Debug, Clone)]
 pub enum Serving {
     Ready(Arc<LoadedModel>),

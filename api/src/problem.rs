@@ -33,7 +33,7 @@ pub fn message(status: StatusCode, message: &str) -> Response {
 
 /// A 422 response listing the invalid fields: the first
 /// [`MAX_FIELD_ERRORS`], then one entry of type `too_many_errors` that
-/// counts the rest, so that a body of 60,000 unknown keys gets a short answer.
+/// counts the rest, so that a body of 60,000 unknown keys gets a short response.
 pub fn field_errors(errors: &[FieldError]) -> Response {
     if errors.len() <= MAX_FIELD_ERRORS {
         return json(

@@ -101,7 +101,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 ///
 /// `warp::serve` does not expose hyper's `header_read_timeout`, so this loop
 /// does what warp's graceful server does, with that timeout set. Without it
-/// a client that never finishes its headers holds a connection forever.
+/// a client that never finishes its headers keeps a connection open forever.
 async fn serve(
     listener: TcpListener,
     state: AppState,

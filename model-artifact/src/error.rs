@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-/// Why an artifact could not be loaded. Each defect has its own variant so
-/// that callers (the API's readiness check, tests) can tell them apart.
+/// Failure to load an artifact. Each defect has its own variant so that
+/// callers (the API's readiness check, tests) can tell them apart.
 #[derive(Debug, thiserror::Error)]
 pub enum ArtifactError {
     #[error("failed to read model file {path}")]
@@ -52,7 +52,7 @@ fn display_version(found: &Option<u64>) -> String {
     }
 }
 
-/// Why a feature vector could not be scored.
+/// Failure to score a feature vector.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PredictError {
     #[error("expected {expected} feature values, got {found}")]

@@ -135,7 +135,7 @@ impl ModelArtifact {
     /// Serializes the artifact as pretty-printed JSON with a trailing newline.
     pub fn to_json_bytes(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self)
-            .expect("an artifact holds only strings, integers and finite floats");
+            .expect("an artifact contains only strings, integers and finite floats");
         bytes.push(b'\n');
         bytes
     }
