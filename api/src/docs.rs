@@ -61,6 +61,19 @@ struct ErrorBody {
 }
 
 /// One invalid field: its path in the body, the reason and an error type.
+///
+/// Types: `missing` (a feature is absent), `extra_forbidden` (an unknown
+/// key), `duplicate` (a key appears twice), `float_type` (not a JSON
+/// number: a string, a boolean, null, an array or an object),
+/// `finite_number` (NaN, an infinity, or a number beyond the `f64` range),
+/// `out_of_range` (a finite value so far outside the training data that a
+/// class score overflows), `value_error` (a score overflow not traced to one
+/// field), `model_attributes_type` (the body is neither an object nor an
+/// array), `list_type` (a batch item is not an object), `json_invalid` (a
+/// batch item that cannot be read as an object), `too_short` (an empty
+/// batch), `too_long` (a batch above the maximum size), and last, when more
+/// than 20 errors were found, one `too_many_errors` entry that counts the
+/// ones left out.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 struct FieldErrorDoc {
@@ -114,7 +127,8 @@ fn liveness() {}
     request_body(content = PredictRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Predictions, in request order for a batch", body = PredictResponse),
-        (status = 400, description = "The body is not valid JSON", body = ErrorBody),
+        (status = 400, description = "The body is not valid JSON, or the connection failed while it was read", body = ErrorBody),
+        (status = 408, description = "The body did not arrive within the read timeout (30 s unless `--body-timeout-ms` sets another); the connection is closed", body = ErrorBody),
         (status = 413, description = "The body is larger than the limit", body = ErrorBody),
         (status = 415, description = "The content type is not JSON", body = ErrorBody),
         (status = 422, description = "Missing, unknown or invalid fields, each named", body = ValidationErrorBody),

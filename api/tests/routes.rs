@@ -593,10 +593,36 @@ async fn openapi_document_describes_predict() {
     let document = json_body(response.body());
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     let predict = &document["paths"]["/predict"]["post"];
-    for status in ["200", "400", "413", "415", "422", "503"] {
+    for status in ["200", "400", "408", "413", "415", "422", "503"] {
         assert!(
             predict["responses"][status].is_object(),
             "response {status} is documented"
+        );
+    }
+    // Every `type` that a 422 response can carry (the values assigned to
+    // `FieldError::kind` in src/request.rs, src/predict.rs and
+    // src/problem.rs) is explained in the schema of a field error.
+    let field_error = document["components"]["schemas"]["FieldErrorDoc"]["description"]
+        .as_str()
+        .unwrap();
+    for kind in [
+        "missing",
+        "extra_forbidden",
+        "duplicate",
+        "float_type",
+        "finite_number",
+        "out_of_range",
+        "value_error",
+        "model_attributes_type",
+        "list_type",
+        "json_invalid",
+        "too_short",
+        "too_long",
+        "too_many_errors",
+    ] {
+        assert!(
+            field_error.contains(&format!("`{kind}`")),
+            "error type {kind} is documented"
         );
     }
     let features = &document["components"]["schemas"]["IrisFeatures"]["properties"];
