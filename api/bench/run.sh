@@ -9,20 +9,42 @@
 # In each of ROUNDS rounds every server gets a warm-up, then CONNECTIONS
 # connections for DURATION with the reference request body; the summary
 # lists each round and the median. Peak RSS is VmHWM from /proc/PID/status
-# after the last round. Needs wrk (Debian package `wrk`).
+# after the last round. CPU time per request is the server process's user
+# plus system time (/proc/PID/stat) over the measured run, divided by the
+# requests wrk completed: it varies less than requests/s on a shared machine.
+#
+# wrk and the servers run on separate CPUs (taskset): wrk on CLIENT_CPUS,
+# each server on SERVER_CPUS. On a 2-core machine, letting them share both
+# cores makes the scheduler, not the server, decide the tail latency. A
+# tokio server sizes its worker pool to the CPUs it may use, so the api and
+# the constant server each run one worker here, as the peer runs one
+# uvicorn worker. PIN=0 runs everything unpinned. Needs wrk (Debian
+# package `wrk`) and taskset (util-linux).
 #
 # Usage: PEER_RUN="/path/to/peer/run.sh" api/bench/run.sh
 # Settings (environment): DURATION (default 10s), ROUNDS (3), CONNECTIONS (64),
-# THREADS (wrk threads, 2), WARMUP (3s), OUT (raw outputs, default a new
-# directory under /tmp), API_PORT (18000), CONSTANT_PORT (18001),
-# PEER_PORT (18002).
+# THREADS (wrk threads: 1 when pinned, else 2), WARMUP (3s), OUT (raw
+# outputs, default a new directory under /tmp), API_PORT (18000),
+# CONSTANT_PORT (18001), PEER_PORT (18002), PIN (1), CLIENT_CPUS (0),
+# SERVER_CPUS (1).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 duration=${DURATION:-10s}
 rounds=${ROUNDS:-3}
 connections=${CONNECTIONS:-64}
-threads=${THREADS:-2}
+pin=${PIN:-1}
+client_cpus=${CLIENT_CPUS:-0}
+server_cpus=${SERVER_CPUS:-1}
+if [[ "$pin" == 1 ]]; then
+  threads=${THREADS:-1}
+  client=(taskset -c "$client_cpus")
+  server=(taskset -c "$server_cpus")
+else
+  threads=${THREADS:-2}
+  client=()
+  server=()
+fi
 warmup=${WARMUP:-3s}
 out=${OUT:-$(mktemp -d /tmp/api-bench.XXXXXX)}
 api_port=${API_PORT:-18000}
@@ -71,16 +93,21 @@ listener_pid() {
   ss -ltnpH "sport = :$1" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1
 }
 
+# Prints the user plus system CPU time of process PID in clock ticks.
+cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 echo "== starting servers"
-RUST_LOG=warn,warp::server::run=off "$target/release/api" --addr "127.0.0.1:$api_port" --model "$out/model/model.json" >"$out/api.log" 2>&1 &
+RUST_LOG=warn,warp::server::run=off "${server[@]}" "$target/release/api" --addr "127.0.0.1:$api_port" --model "$out/model/model.json" >"$out/api.log" 2>&1 &
 pids+=($!)
-"$target/release/examples/constant_server" "127.0.0.1:$constant_port" >"$out/constant.log" 2>&1 &
+"${server[@]}" "$target/release/examples/constant_server" "127.0.0.1:$constant_port" >"$out/constant.log" 2>&1 &
 pids+=($!)
 names=(api constant)
 ports=($api_port $constant_port)
 if [[ -n "${PEER_RUN:-}" ]]; then
   # shellcheck disable=SC2086 # PEER_RUN may carry arguments.
-  $PEER_RUN "$peer_port" >"$out/peer.log" 2>&1 &
+  "${server[@]}" $PEER_RUN "$peer_port" >"$out/peer.log" 2>&1 &
   pids+=($!)
   names+=(peer)
   ports+=($peer_port)
@@ -98,6 +125,11 @@ echo "== machine"
   echo "kernel: $(uname -r)"
   echo "wrk: $(wrk -v 2>&1 | head -n1)"
   echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  if [[ "$pin" == 1 ]]; then
+    echo "pinning: wrk on CPU $client_cpus, servers on CPU $server_cpus"
+  else
+    echo "pinning: none"
+  fi
   echo "command: wrk -t$threads -c$connections -d$duration --latency -s post.lua http://127.0.0.1:PORT/predict"
 } | tee "$out/machine.txt"
 
@@ -107,9 +139,12 @@ for round in $(seq 1 "$rounds"); do
   for i in "${!names[@]}"; do
     name=${names[$i]} port=${ports[$i]}
     echo "== round $round: $name (port $port)"
-    wrk -t"$threads" -c"$connections" -d"$warmup" -s "$out/post.lua" "http://127.0.0.1:$port/predict" >/dev/null
-    wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$out/post.lua" \
+    pid=$(listener_pid "$port")
+    "${client[@]}" wrk -t"$threads" -c"$connections" -d"$warmup" -s "$out/post.lua" "http://127.0.0.1:$port/predict" >/dev/null
+    cpu_before=$(cpu_ticks "$pid")
+    "${client[@]}" wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$out/post.lua" \
       "http://127.0.0.1:$port/predict" | tee "$out/wrk-$name-$round.txt"
+    echo "$(($(cpu_ticks "$pid") - cpu_before))" >"$out/cpu-$name-$round.txt"
   done
 done
 for i in "${!names[@]}"; do
@@ -127,26 +162,30 @@ to_ms() {
 
 # Prints one table row per round of NAME and then its medians.
 summary() {
-  local name=$1 round file rps p50 p99 non2xx
-  local all_rps=() all_p50=() all_p99=()
+  local name=$1 round file rps p50 p99 non2xx requests cpu
+  local all_rps=() all_p50=() all_p99=() all_cpu=()
   for round in $(seq 1 "$rounds"); do
     file=$out/wrk-$name-$round.txt
     rps=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$file")
     p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$file")")
     p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$file")")
     non2xx=$(awk '/Non-2xx/ {print $NF}' "$file")
-    all_rps+=("$rps") all_p50+=("$p50") all_p99+=("$p99")
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "$round" "$rps" "$p50" "$p99" "${non2xx:-0}"
+    requests=$(awk '/ requests in / {print $1}' "$file")
+    cpu=$(awk -v ticks="$(cat "$out/cpu-$name-$round.txt")" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+      'BEGIN {printf "%.2f", ticks / hz * 1e6 / n}')
+    all_rps+=("$rps") all_p50+=("$p50") all_p99+=("$p99") all_cpu+=("$cpu")
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$round" "$rps" "$p50" "$p99" "$cpu" "${non2xx:-0}"
   done
   median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-  printf '| %s | median | %s | %s | %s | peak RSS %s |\n' "$name" "$(median "${all_rps[@]}")" \
-    "$(median "${all_p50[@]}")" "$(median "${all_p99[@]}")" "$(awk '{print $2, $3}' "$out/rss-$name.txt")"
+  printf '| %s | median | %s | %s | %s | %s | peak RSS %s |\n' "$name" "$(median "${all_rps[@]}")" \
+    "$(median "${all_p50[@]}")" "$(median "${all_p99[@]}")" "$(median "${all_cpu[@]}")" \
+    "$(awk '{print $2, $3}' "$out/rss-$name.txt")"
 }
 
 echo "== summary"
 {
-  echo "| server | round | requests/s | p50 (ms) | p99 (ms) | non-2xx |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  echo "| server | round | requests/s | p50 (ms) | p99 (ms) | CPU µs/request | non-2xx |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
   for name in "${names[@]}"; do summary "$name"; done
   echo
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,6 +1,11 @@
-//! Benchmark ceiling: a warp server whose `POST /predict` returns a constant
-//! JSON body of the same shape as the real service's response, without
-//! reading a model. Usage: `constant_server [ADDR]` (default 127.0.0.1:8001).
+//! Benchmark ceiling: a warp server whose `POST /predict` reads the request
+//! body and returns a constant JSON body of the same shape as the real
+//! service's response, without parsing the body or reading a model.
+//!
+//! Usage: `constant_server [ADDR] [--ignore-body]` (default address
+//! 127.0.0.1:8001). With `--ignore-body` the handler replies without reading
+//! the body, which leaves hyper to discard it after the response. That shows
+//! what receiving a body costs, but no real `POST` handler can skip it.
 
 use warp::Filter;
 
@@ -8,13 +13,25 @@ const BODY: &str = r#"{"prediction":0,"label":"setosa","probabilities":[0.9794,0
 
 #[tokio::main]
 async fn main() {
-    let addr: std::net::SocketAddr = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "127.0.0.1:8001".to_owned())
-        .parse()
-        .expect("the argument is an IP:PORT address");
-    let route = warp::path!("predict")
-        .and(warp::post())
-        .map(|| warp::reply::with_header(BODY, "content-type", "application/json"));
-    warp::serve(route).run(addr).await;
+    let mut addr = "127.0.0.1:8001".to_owned();
+    let mut ignore_body = false;
+    for argument in std::env::args().skip(1) {
+        if argument == "--ignore-body" {
+            ignore_body = true;
+        } else {
+            addr = argument;
+        }
+    }
+    let addr: std::net::SocketAddr = addr.parse().expect("the argument is an IP:PORT address");
+
+    let reply = || warp::reply::with_header(BODY, "content-type", "application/json");
+    let predict = warp::path!("predict").and(warp::post());
+    if ignore_body {
+        warp::serve(predict.map(reply)).run(addr).await;
+    } else {
+        let reading = predict
+            .and(warp::body::bytes())
+            .map(move |_body: bytes::Bytes| reply());
+        warp::serve(reading).run(addr).await;
+    }
 }
