@@ -102,20 +102,24 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 /// `warp::serve` does not expose hyper's `header_read_timeout`, so this loop
 /// does what warp's graceful server does, with that timeout set. Without it
 /// a client that never finishes its headers keeps a connection open forever.
+///
+/// Only HTTP/1 is served. hyper-util's automatic protocol detection reads
+/// the first bytes with no deadline, so a client that sends nothing would
+/// keep its connection open. HTTP/2 has no header timeout either, and
+/// hyper's HTTP/2 server sends a body in reply to HEAD, which curl rejects.
 async fn serve(
     listener: TcpListener,
     state: AppState,
     header_read_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-    use hyper_util::server::conn::auto;
+    use hyper::server::conn::http1;
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::server::graceful::GracefulShutdown;
     use hyper_util::service::TowerToHyperService;
 
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
     let filter = routes(state);
@@ -136,8 +140,8 @@ async fn serve(
             () = &mut shutdown => break,
         };
         let service = TowerToHyperService::new(warp::service(filter.clone()));
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 // A client that closes early or exceeds the header timeout.

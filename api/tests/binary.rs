@@ -315,6 +315,18 @@ fn slow_clients_are_cut_off() {
         "{body}"
     );
 
+    // A connection that sends nothing at all is closed the same way.
+    let (response, elapsed) = send_and_wait_for_close(service.addr, b"");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert_eq!(response, "");
+
+    // The HTTP/2 connection preface gets no HTTP/2 frames back. Only HTTP/1
+    // is served, because HTTP/2 has no header timeout.
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
+    let (response, elapsed) = send_and_wait_for_close(service.addr, preface);
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    assert!(!response.contains('\0'), "HTTP/2 frames in {response:?}");
+
     // The service still serves other clients.
     assert_eq!(get(service.addr, "/livez").unwrap().0, 200);
 }
