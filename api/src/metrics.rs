@@ -27,6 +27,13 @@ const ROUTES: [&str; 6] = [
 ];
 const UNMATCHED: &str = "unmatched";
 
+/// Method labels: the methods of RFC 9110 and PATCH. hyper accepts any
+/// token as a method, so every other one is counted as `other`.
+const METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+const OTHER_METHOD: &str = "other";
+
 /// The service's counters, histogram and gauges.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -122,7 +129,7 @@ impl Metrics {
             let status_buffer = itoa_status(status);
             let status = std::str::from_utf8(&status_buffer).unwrap_or("0");
             self.requests
-                .with_label_values(&[route, method, status])
+                .with_label_values(&[route, method_label(method), status])
                 .inc();
         }
         self.latency_by_route[index].observe(seconds);
@@ -178,6 +185,16 @@ fn route_index(path: &str) -> usize {
         .unwrap_or(ROUTES.len())
 }
 
+/// Returns the method label of a request method: one of [`METHODS`] or
+/// `other`, so that clients cannot create new label values.
+fn method_label(method: &str) -> &'static str {
+    METHODS
+        .iter()
+        .find(|known| **known == method)
+        .copied()
+        .unwrap_or(OTHER_METHOD)
+}
+
 /// The route label of a request path: one of [`ROUTES`] or `unmatched`.
 #[cfg(test)]
 fn route_label(path: &str) -> &'static str {
@@ -211,6 +228,24 @@ mod tests {
         assert_eq!(route_label("/predict/"), "/predict");
         assert_eq!(route_label("/livez/"), "/livez");
         assert_eq!(route_label("/"), "/");
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        let metrics = Metrics::new();
+        for method in ["M1", "M2", "get"] {
+            metrics.observe_request("/livez", method, 405, 0.0002);
+        }
+        metrics.observe_request("/livez", "PATCH", 405, 0.0002);
+        let text = String::from_utf8(metrics.render()).unwrap();
+        assert!(
+            text.contains(r#"http_requests_total{method="other",route="/livez",status="405"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"http_requests_total{method="PATCH",route="/livez",status="405"} 1"#)
+        );
+        assert!(!text.contains(r#"method="M1""#), "{text}");
     }
 
     #[test]
