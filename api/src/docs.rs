@@ -69,8 +69,10 @@ struct ErrorBody {
 /// `out_of_range` (a finite value so far outside the training data that a
 /// class score overflows), `value_error` (a score overflow not traced to one
 /// field), `model_attributes_type` (the body is neither an object nor an
-/// array), `list_type` (a batch item is not an object), `json_invalid` (a
-/// batch item that cannot be read as an object), `too_short` (an empty
+/// array, or a batch item is not an object), `list_type` (a batch that
+/// cannot be read as an array, which valid JSON does not cause),
+/// `json_invalid` (an object whose keys cannot be read, such as a key with
+/// an unpaired UTF-16 surrogate escape like `\ud800`), `too_short` (an empty
 /// batch), `too_long` (a batch above the maximum size), and last, when more
 /// than 20 errors were found, one `too_many_errors` entry that counts the
 /// ones left out.

@@ -631,6 +631,59 @@ async fn openapi_document_describes_predict() {
     }
 }
 
+/// Returns the explanation in parentheses that follows `` `kind` `` in the
+/// description of a field error.
+fn type_description<'a>(description: &'a str, kind: &str) -> &'a str {
+    let marker = format!("`{kind}` (");
+    let start = description.find(&marker).expect("the type is documented") + marker.len();
+    let length = description[start..]
+        .find(')')
+        .expect("the explanation ends");
+    &description[start..start + length]
+}
+
+#[tokio::test]
+async fn error_types_match_their_descriptions() {
+    let state = ready_state();
+    let response = get(&state, "/openapi.json").await;
+    let document = json_body(response.body());
+    let description = document["components"]["schemas"]["FieldErrorDoc"]["description"]
+        .as_str()
+        .unwrap()
+        .replace('\n', " ");
+    // A body, the location and type of its first error, and a phrase that
+    // the explanation of that type contains.
+    let cases = [
+        ("7", json!(["body"]), "model_attributes_type", "the body"),
+        (
+            "[7]",
+            json!(["body", 0]),
+            "model_attributes_type",
+            "batch item",
+        ),
+        (
+            r#"{"\ud800": 1}"#,
+            json!(["body"]),
+            "json_invalid",
+            "surrogate",
+        ),
+        (
+            r#"[{"\ud800": 1}]"#,
+            json!(["body", 0]),
+            "json_invalid",
+            "surrogate",
+        ),
+    ];
+    for (body, loc, kind, phrase) in cases {
+        let (status, errors) = post(&state, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(errors["detail"][0]["loc"], loc, "{body}");
+        assert_eq!(errors["detail"][0]["type"], kind, "{body}");
+        let explanation = type_description(&description, kind);
+        assert!(explanation.contains(phrase), "{kind}: {explanation}");
+    }
+}
+
 #[tokio::test]
 async fn docs_page_is_served_locally() {
     let state = ready_state();
