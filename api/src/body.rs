@@ -98,6 +98,19 @@ pub fn is_json_content_type(content_type: Option<&HeaderValue>) -> bool {
             || subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case("+json"))
 }
 
+/// Returns whether a `Content-Encoding` header leaves the body as sent:
+/// absent, empty or `identity`. Compressed bodies are not decoded.
+pub fn is_identity_encoding(content_encoding: Option<&HeaderValue>) -> bool {
+    let Some(value) = content_encoding else {
+        return true;
+    };
+    value.to_str().is_ok_and(|text| {
+        text.split(',')
+            .map(str::trim)
+            .all(|coding| coding.is_empty() || coding.eq_ignore_ascii_case("identity"))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +179,22 @@ mod tests {
             );
         }
         assert!(is_json_content_type(None));
+    }
+
+    #[test]
+    fn identity_encodings() {
+        assert!(is_identity_encoding(None));
+        for value in ["identity", "Identity", "", " identity , identity"] {
+            assert!(
+                is_identity_encoding(Some(&HeaderValue::from_static(value))),
+                "{value:?}"
+            );
+        }
+        for value in ["gzip", "br", "identity, gzip", "deflate"] {
+            assert!(
+                !is_identity_encoding(Some(&HeaderValue::from_static(value))),
+                "{value:?}"
+            );
+        }
     }
 }

@@ -132,7 +132,7 @@ fn liveness() {}
         (status = 400, description = "The body is not valid JSON, or the connection failed while it was read", body = ErrorBody),
         (status = 408, description = "The body did not arrive within the read timeout (30 s unless `--body-timeout-ms` sets another); the connection is closed", body = ErrorBody),
         (status = 413, description = "The body is larger than the limit", body = ErrorBody),
-        (status = 415, description = "The content type is not JSON", body = ErrorBody),
+        (status = 415, description = "The content type is not JSON, or the body is compressed (Content-Encoding other than identity)", body = ErrorBody),
         (status = 422, description = "Missing, unknown or invalid fields, each named", body = ValidationErrorBody),
         (status = 503, description = "No valid model is loaded", body = UnavailableBody),
     ))]

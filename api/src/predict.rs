@@ -60,6 +60,7 @@ pub struct BatchResponse<'a> {
 pub async fn handle<S, B>(
     state: AppState,
     content_type: Option<HeaderValue>,
+    content_encoding: Option<HeaderValue>,
     content_length: Option<u64>,
     stream: S,
 ) -> Result<Response, std::convert::Infallible>
@@ -68,10 +69,10 @@ where
     B: bytes::Buf,
 {
     if !body::is_json_content_type(content_type.as_ref()) {
-        return Ok(problem::message(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the request body must be JSON; send Content-Type: application/json",
-        ));
+        return Ok(unsupported_media("content-type"));
+    }
+    if !body::is_identity_encoding(content_encoding.as_ref()) {
+        return Ok(unsupported_media("content-encoding"));
     }
     let limits = &state.limits;
     let body = match body::read_limited(
@@ -90,6 +91,28 @@ where
         Serving::Unavailable(unavailable) => return Ok(problem::unavailable(unavailable)),
     };
     Ok(predict_body(&loaded, &body, state.limits.max_batch))
+}
+
+/// Builds the 415 response for a body that the `header` named
+/// (`content-type` or `content-encoding`) makes unreadable here.
+pub fn unsupported_media(header: &str) -> Response {
+    if header == "content-encoding" {
+        let mut response = problem::message(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "compressed request bodies are not supported; send the body without Content-Encoding",
+        );
+        // RFC 9110, section 15.5.16: a 415 caused by a content coding should
+        // list the accepted codings in Accept-Encoding.
+        response.headers_mut().insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        return response;
+    }
+    problem::message(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "the request body must be JSON; send Content-Type: application/json",
+    )
 }
 
 fn body_error(error: BodyError) -> Response {
@@ -221,7 +244,7 @@ fn score<'a>(
                     FieldError {
                         loc,
                         msg: format!(
-                            "{} is too far outside the training data to score, because its term in a class score overflows; send values within the range of the training data",
+                            "{:e} is too far outside the training data to score, because its term in a class score overflows; send values within the range of the training data",
                             features[index]
                         ),
                         kind: "out_of_range",

@@ -42,6 +42,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (impl Reply,), Error = I
         .and(warp::post())
         .and(with_state.clone())
         .and(warp::header::optional::<HeaderValue>("content-type"))
+        .and(warp::header::optional::<HeaderValue>("content-encoding"))
         .and(warp::header::optional::<u64>("content-length"))
         .and(warp::body::stream())
         .and_then(predict::handle);
@@ -156,7 +157,14 @@ fn metrics_response(metrics: &Metrics) -> Response {
 /// method, 404 otherwise. Handlers never reject, so these are the only
 /// rejections left.
 async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
-    let response = if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+    let unreadable_header = rejection
+        .find::<warp::reject::InvalidHeader>()
+        .map(|invalid| invalid.name());
+    let response = if let Some(name @ ("content-type" | "content-encoding")) = unreadable_header {
+        // warp reads these headers as text, so a value with bytes outside
+        // ASCII never reaches the handler's own check.
+        predict::unsupported_media(name)
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
         problem::message(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed for this route",
