@@ -15,6 +15,9 @@ pub enum ArchiveError {
         source: io::Error,
     },
 
+    #[error("verification of {path} was cancelled before the end of the file")]
+    Cancelled { path: PathBuf },
+
     #[error("invalid checksum file {path}: {reason}; regenerate it with `sha256sum ARCHIVE > ARCHIVE.sha256` or delete it")]
     InvalidSidecar { path: PathBuf, reason: String },
 

@@ -17,6 +17,7 @@ mod volume;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use error::ArchiveError;
 pub use scan::METADATA_LIMIT;
@@ -62,6 +63,16 @@ pub struct ArchivedVolume {
 /// returns the open file rewound to its start, so the bytes sent on are
 /// the bytes verified.
 pub fn verify_file(path: &Path) -> Result<(VerifiedArchive, File), ArchiveError> {
+    verify_file_unless(path, &AtomicBool::new(false))
+}
+
+/// Verifies like [`verify_file`], but stops within one buffer of reading
+/// once `cancelled` is set, so that a caller that gave up on the result
+/// does not wait for the rest of a large file to be hashed.
+pub fn verify_file_unless(
+    path: &Path,
+    cancelled: &AtomicBool,
+) -> Result<(VerifiedArchive, File), ArchiveError> {
     let read_error = |source| ArchiveError::Read {
         path: path.to_owned(),
         source,
@@ -69,13 +80,38 @@ pub fn verify_file(path: &Path) -> Result<(VerifiedArchive, File), ArchiveError>
     let expected = read_sidecar(path)?;
     let mut file = File::open(path).map_err(read_error)?;
 
+    let reader = Cancellable {
+        inner: &mut file,
+        cancelled,
+    };
     let verified = verify_reader(
-        BufReader::with_capacity(256 * 1024, &mut file),
+        BufReader::with_capacity(256 * 1024, reader),
         expected.as_deref(),
         path,
-    )?;
+    );
+    if cancelled.load(Ordering::Relaxed) {
+        return Err(ArchiveError::Cancelled {
+            path: path.to_owned(),
+        });
+    }
+    let verified = verified?;
     file.seek(SeekFrom::Start(0)).map_err(read_error)?;
     Ok((verified, file))
+}
+
+/// A reader that fails every read once `cancelled` is set.
+struct Cancellable<'a, R> {
+    inner: R,
+    cancelled: &'a AtomicBool,
+}
+
+impl<R: Read> Read for Cancellable<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("verification cancelled"));
+        }
+        self.inner.read(buffer)
+    }
 }
 
 /// Verifies an archive stream; `expected_sha256` is the sidecar's digest.

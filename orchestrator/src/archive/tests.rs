@@ -830,3 +830,19 @@ fn verify_file_rewinds() {
     file.read_to_end(&mut content).unwrap();
     assert_eq!(content, REAL_SAVE);
 }
+
+#[test]
+fn cancelled_verification_reports_cancelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.tar");
+    std::fs::write(&path, REAL_SAVE).unwrap();
+
+    let cancelled = std::sync::atomic::AtomicBool::new(true);
+    match verify_file_unless(&path, &cancelled) {
+        Err(ArchiveError::Cancelled { path: reported }) => assert_eq!(reported, path),
+        other => panic!("expected a cancelled verification, got {other:?}"),
+    }
+    let not_cancelled = std::sync::atomic::AtomicBool::new(false);
+    let (verified, _) = verify_file_unless(&path, &not_cancelled).unwrap();
+    assert_eq!(images(verified)[0].id, REAL_IMAGE_ID);
+}

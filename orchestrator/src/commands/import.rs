@@ -3,13 +3,17 @@
 //! the restore runs in a container of the ETL image.
 //!
 //! Nothing reaches the engine unless every archive on the command line
-//! passed verification, so one bad file leaves the engine unchanged.
+//! passed verification, so one bad file leaves the engine unchanged. The
+//! one call made during verification is the version negotiation, which
+//! reads the engine's version and changes nothing.
 
+use std::fs::File;
 use std::path::PathBuf;
 
 use super::{load_stack, Global};
-use crate::archive::Contents;
+use crate::archive::{Contents, VerifiedArchive};
 use crate::engine::{Engine, Outcome};
+use crate::progress::Mode;
 use crate::transfer::{self, Imported, ModelStore};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -21,14 +25,14 @@ pub struct ImportArgs {
 }
 
 pub async fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<()> {
-    let engine = Engine::connect().await?;
     let mode = global.progress.mode();
-
-    let mut verified = Vec::new();
-    for path in &args.paths {
-        let (archive, file) = transfer::verify_archive(path, mode).await?;
-        verified.push((path, archive, file));
-    }
+    // Connecting negotiates the API version, a round trip that changes
+    // nothing in the engine, so it runs while the archives are verified.
+    // The first failure of either ends both.
+    let (engine, mut verified) = tokio::try_join!(
+        async { Ok::<_, anyhow::Error>(Engine::connect().await?) },
+        verify_all(&args.paths, mode),
+    )?;
     // Images first: restoring a volume needs the ETL image.
     verified.sort_by_key(|(_, archive, _)| matches!(archive.contents, Contents::Volume(_)));
 
@@ -48,6 +52,19 @@ pub async fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<()> {
         report(&imported);
     }
     Ok(())
+}
+
+/// Verifies every archive, in command-line order, before any is sent on.
+async fn verify_all(
+    paths: &[PathBuf],
+    mode: Mode,
+) -> anyhow::Result<Vec<(&PathBuf, VerifiedArchive, File)>> {
+    let mut verified = Vec::new();
+    for path in paths {
+        let (archive, file) = transfer::verify_archive(path, mode).await?;
+        verified.push((path, archive, file));
+    }
+    Ok(verified)
 }
 
 /// Prints what one archive changed, one line per tag or volume, on stdout.

@@ -2,10 +2,12 @@
 //! `POST /images/load`), the same endpoints `docker save` and `docker load`
 //! use.
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
+use bollard::models::BuildInfo;
 use bollard::query_parameters::ImportImageOptionsBuilder;
 use futures_util::future::join_all;
 use futures_util::{stream, StreamExt};
@@ -63,6 +65,10 @@ pub struct LoadedTag {
 /// Sends a verified image archive to the engine and checks that each tag
 /// now points at the image the archive holds. `file` must be the handle the
 /// archive was verified through, rewound to its start.
+///
+/// A tag the load stream names (`Loaded image: TAG`) points at the image
+/// the engine built from the verified bytes, so only the tags it does not
+/// name cost an inspection after the load.
 pub async fn load_images(
     engine: &Engine,
     path: &Path,
@@ -70,20 +76,64 @@ pub async fn load_images(
     images: &[ArchivedImage],
     meter: &Meter,
 ) -> Result<Vec<LoadedTag>, TransferError> {
-    let tags: Vec<(&String, &String)> = images
+    let expected: Vec<(String, String)> = images
         .iter()
-        .flat_map(|archived| archived.tags.iter().map(move |tag| (tag, &archived.id)))
+        .flat_map(|archived| {
+            archived
+                .tags
+                .iter()
+                .map(|tag| (tag.clone(), archived.id.clone()))
+        })
         .collect();
-    let found = join_all(tags.iter().map(|(tag, _)| image::inspect(engine, tag))).await;
-    let mut previous = Vec::new();
-    for ((tag, expected), found) in tags.into_iter().zip(found) {
-        previous.push((
-            tag.clone(),
-            expected.clone(),
-            found?.and_then(|image| image.id),
-        ));
-    }
+    let previous = current_ids(engine, expected.iter().map(|(tag, _)| tag)).await?;
+    let named = send_archive(engine, path, file, meter).await?;
 
+    let unnamed = expected.iter().filter(|(tag, _)| !named.contains(tag));
+    let mut found = current_ids(engine, unnamed.map(|(tag, _)| tag))
+        .await?
+        .into_iter();
+    let mut loaded = Vec::new();
+    for ((tag, expected), previous) in expected.into_iter().zip(previous) {
+        let id = if named.contains(&tag) {
+            expected
+        } else {
+            let id = found.next().flatten().unwrap_or_default();
+            if expected.starts_with("sha256:") && id != expected {
+                return Err(TransferError::LoadMismatch {
+                    tag,
+                    expected,
+                    actual: id,
+                });
+            }
+            id
+        };
+        loaded.push(LoadedTag { tag, id, previous });
+    }
+    Ok(loaded)
+}
+
+/// Returns the image IDs that `tags` point at in the engine, in order, with
+/// `None` for a tag the engine does not have. The inspections run
+/// concurrently.
+async fn current_ids(
+    engine: &Engine,
+    tags: impl Iterator<Item = &String>,
+) -> Result<Vec<Option<String>>, TransferError> {
+    let found = join_all(tags.map(|tag| image::inspect(engine, tag))).await;
+    found
+        .into_iter()
+        .map(|found| Ok(found?.and_then(|image| image.id)))
+        .collect()
+}
+
+/// Streams `file` to the engine's load endpoint and returns the
+/// references the load stream reports as loaded.
+async fn send_archive(
+    engine: &Engine,
+    path: &Path,
+    file: File,
+    meter: &Meter,
+) -> Result<HashSet<String>, TransferError> {
     let (sender, receiver) = tokio::sync::mpsc::channel(4);
     let reader = tokio::task::spawn_blocking(move || read_chunks(file, sender));
     let counter = meter.clone();
@@ -102,37 +152,29 @@ pub async fn load_images(
         source,
     };
     // Every item is read: the engine reports a failed load mid-stream.
+    let mut named = HashSet::new();
     while let Some(item) = progress.next().await {
-        item.map_err(load_error)?;
+        if let Some(reference) = loaded_reference(&item.map_err(load_error)?) {
+            named.insert(reference);
+        }
     }
-    let sent = reader.await.map_err(|error| TransferError::Read {
-        path: path.to_owned(),
-        source: std::io::Error::other(error),
-    })?;
-    sent.map_err(|source| TransferError::Read {
+    let read_error = |source| TransferError::Read {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let sent = reader
+        .await
+        .map_err(|error| read_error(std::io::Error::other(error)))?;
+    sent.map_err(read_error)?;
+    Ok(named)
+}
 
-    let found = join_all(
-        previous
-            .iter()
-            .map(|(tag, _, _)| image::inspect(engine, tag)),
-    )
-    .await;
-    let mut loaded = Vec::new();
-    for ((tag, expected, previous), found) in previous.into_iter().zip(found) {
-        let id = found?.and_then(|image| image.id).unwrap_or_default();
-        if expected.starts_with("sha256:") && id != expected {
-            return Err(TransferError::LoadMismatch {
-                tag,
-                expected,
-                actual: id,
-            });
-        }
-        loaded.push(LoadedTag { tag, id, previous });
-    }
-    Ok(loaded)
+/// Extracts the reference from a `Loaded image: REF` line of the load
+/// stream. Lines for untagged images (`Loaded image ID: …`) name none.
+fn loaded_reference(item: &BuildInfo) -> Option<String> {
+    let line = item.stream.as_deref()?.trim_end();
+    let reference = line.strip_prefix("Loaded image: ")?;
+    Some(reference.to_owned())
 }
 
 /// Reads `file` in chunks into `sender` and returns the byte count. Stops
@@ -162,5 +204,38 @@ fn read_chunks(
         {
             return Ok(total);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str) -> BuildInfo {
+        BuildInfo {
+            stream: Some(text.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn load_stream_names_loaded_references() {
+        // Lines as Engine 20.10.24 sends them for `POST /images/load?quiet=1`.
+        assert_eq!(
+            loaded_reference(&line("Loaded image: etl_app:latest\n")).as_deref(),
+            Some("etl_app:latest")
+        );
+        assert_eq!(
+            loaded_reference(&line("Loaded image ID: sha256:e2e0e26d5b1b\n")),
+            None
+        );
+        assert_eq!(
+            loaded_reference(&line(
+                "The image etl_app:latest already exists, renaming the old one with ID \
+                 sha256:e2e0e26d5b1b to empty string\n"
+            )),
+            None
+        );
+        assert_eq!(loaded_reference(&BuildInfo::default()), None);
     }
 }

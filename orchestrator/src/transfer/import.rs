@@ -3,6 +3,8 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::{
     load_images, restore_volume, LoadedTag, Meter, ModelStore, RestoredVolume, TransferError,
@@ -75,19 +77,24 @@ pub async fn import_verified(
 
 /// Verifies the archive at `path` and its sidecar, on a blocking thread
 /// because it reads and hashes the whole file. Returns the open file,
-/// rewound, so the bytes sent on are the bytes verified.
+/// rewound, so the bytes sent on are the bytes verified. Dropping the
+/// returned future (another step failed, Ctrl-C) stops the pass at its
+/// next read.
 pub async fn verify_archive(
     path: &Path,
     mode: Mode,
 ) -> Result<(VerifiedArchive, std::fs::File), TransferError> {
     let meter = Meter::start(mode, &format!("verify {}", path.display()), None);
     let owned = path.to_owned();
-    let result = tokio::task::spawn_blocking(move || archive::verify_file(&owned))
-        .await
-        .map_err(|error| TransferError::Read {
-            path: path.to_owned(),
-            source: std::io::Error::other(error),
-        })?;
+    let cancel = CancelOnDrop::default();
+    let cancelled = Arc::clone(&cancel.0);
+    let result =
+        tokio::task::spawn_blocking(move || archive::verify_file_unless(&owned, &cancelled))
+            .await
+            .map_err(|error| TransferError::Read {
+                path: path.to_owned(),
+                source: std::io::Error::other(error),
+            })?;
     match result {
         Ok((archive, file)) => {
             meter.advance(archive.size);
@@ -101,5 +108,16 @@ pub async fn verify_archive(
                 source,
             })
         }
+    }
+}
+
+/// Sets its flag when dropped, which stops a verification whose result is
+/// no longer awaited.
+#[derive(Default)]
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
