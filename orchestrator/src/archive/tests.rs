@@ -846,3 +846,71 @@ fn cancelled_verification_reports_cancelled() {
     let (verified, _) = verify_file_unless(&path, &not_cancelled).unwrap();
     assert_eq!(images(verified)[0].id, REAL_IMAGE_ID);
 }
+
+/// Written by `skopeo copy docker-daemon:transfer-oci-fixture:1
+/// oci-archive:skopeo-oci-archive.tar:transfer-oci-fixture:1` (skopeo 1.9.3
+/// from Debian 12) from an image built on Engine 20.10.24 out of
+/// `FROM scratch` and `COPY hello.txt /hello.txt`, where hello.txt contains
+/// "hello from an OCI layout\n". The manifest digest below is the one
+/// skopeo wrote with `--digestfile`.
+const REAL_OCI: &[u8] = include_bytes!("testdata/skopeo-oci-archive.tar");
+const REAL_OCI_MANIFEST: &str =
+    "sha256:8971a668324596996a1269c565f30d7a4db5c68a32591c3c766a615c93e015f1";
+
+/// The blobs of [`REAL_OCI`]: its gzip layer, manifest and config.
+const REAL_OCI_BLOBS: [&str; 3] = [
+    "49ab2f9e045a653e5a15c4fe8170e8f98d2deb3bc0d6c084d076b5f59b4bd104",
+    "8971a668324596996a1269c565f30d7a4db5c68a32591c3c766a615c93e015f1",
+    "ac48e052c58316665a276c64179dc6f9dc931061f1b2163a378a3743d859fd97",
+];
+
+/// Offset and size of the content of `entry` in the tar `bytes`.
+fn entry_content(bytes: &[u8], entry: &str) -> (usize, usize) {
+    let mut archive = tar::Archive::new(bytes);
+    let found = archive
+        .entries()
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|item| item.path().unwrap() == Path::new(entry))
+        .unwrap_or_else(|| panic!("{entry} is in the archive"));
+    (found.raw_file_position() as usize, found.size() as usize)
+}
+
+#[test]
+fn real_oci_archive_verifies() {
+    let verified = verify_bytes(REAL_OCI).unwrap();
+    // `sha256sum` of the fixture file.
+    assert_eq!(
+        verified.sha256,
+        "8d54c616c59667fb20202d6e1153081cf11dafbefcb528c49889d844b8b03ee6"
+    );
+    assert_eq!(verified.size, REAL_OCI.len() as u64);
+    assert_eq!(
+        images(verified),
+        [ArchivedImage {
+            id: REAL_OCI_MANIFEST.to_owned(),
+            tags: vec!["transfer-oci-fixture:1".to_owned()],
+        }]
+    );
+}
+
+#[test]
+fn real_oci_flipped_blob_byte_fails() {
+    for blob in REAL_OCI_BLOBS {
+        let entry = format!("blobs/sha256/{blob}");
+        let (offset, size) = entry_content(REAL_OCI, &entry);
+        let mut copy = REAL_OCI.to_vec();
+        copy[offset + size / 2] ^= 0x01;
+        match verify_bytes(&copy) {
+            Err(ArchiveError::DigestMismatch {
+                entry: reported,
+                expected,
+                ..
+            }) => {
+                assert_eq!(reported, entry);
+                assert_eq!(expected, blob);
+            }
+            other => panic!("flip in {entry}: expected a digest mismatch, got {other:?}"),
+        }
+    }
+}
