@@ -9,102 +9,26 @@
 //! cannot interfere. With `CI=true` the test fails when Docker is
 //! unreachable; elsewhere it is skipped with a message.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::net::TcpListener;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{
+    engine_or_skip, orchestrator, prediction, stack_header, text, Cleanup, Names, BINARY,
+};
 use orchestrator::engine::{container, network, volume, Engine};
 use orchestrator::labels;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_orchestrator");
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Unique names of one test run.
-struct Names {
-    project: String,
-    etl_tag: String,
-    api_tag: String,
-    etl: String,
-    api: String,
-    volume: String,
-    network: String,
-    port: u16,
-}
-
-impl Names {
-    fn new() -> Self {
-        let id = format!("e2e{}", std::process::id());
-        Self {
-            project: id.clone(),
-            etl_tag: format!("orchestrator-test-etl:{id}"),
-            api_tag: format!("orchestrator-test-api:{id}"),
-            etl: format!("{id}-etl"),
-            api: format!("{id}-api"),
-            volume: format!("{id}-model-store"),
-            network: format!("{id}-backend"),
-            port: free_port(),
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Writes the stack of `infra.toml` with this run's names. The build step pins
-/// CARGO_TARGET_DIR to the workspace `target/`, where the Dockerfiles look
-/// for the static binaries, whatever target directory the test runs with.
+/// Writes the stack of `infra.toml` with this run's names, an optional ETL
+/// input and the API's host port.
 fn stack_file(names: &Names, etl_input: Option<&str>, host_port: u16) -> String {
-    let root = workspace_root();
-    let root = root.display();
     let etl_input = etl_input
         .map(|path| format!(", ETL_INPUT = \"{path}\""))
         .unwrap_or_default();
     format!(
-        r#"
-[project]
-name = "{project}"
-
-[build_steps.binaries]
-command = ["cargo", "build", "--release", "--locked", "--target", "x86_64-unknown-linux-gnu", "-p", "etl", "-p", "api"]
-env = {{ RUSTFLAGS = "-C target-feature=+crt-static", CARGO_TARGET_DIR = "{root}/target" }}
-workdir = "{root}"
-inputs = ["Cargo.toml", "Cargo.lock", "model-artifact/**", "etl/**", "api/**"]
-outputs = ["{root}/target/x86_64-unknown-linux-gnu/release/etl", "{root}/target/x86_64-unknown-linux-gnu/release/api"]
-
-[images.etl]
-tag = "{etl_tag}"
-context = "{root}"
-dockerfile = "etl/Dockerfile"
-ignore_file = "{root}/etl/Dockerfile.dockerignore"
-after_steps = ["binaries"]
-
-[images.api]
-tag = "{api_tag}"
-context = "{root}"
-dockerfile = "api/Dockerfile"
-ignore_file = "{root}/api/Dockerfile.dockerignore"
-after_steps = ["binaries"]
-
-[volumes.model_store]
-name = "{volume}"
-
-[networks.backend]
-name = "{network}"
-driver = "bridge"
-
+        r#"{header}
 [containers.{etl}]
 image = "etl"
 run = "once"
@@ -127,92 +51,10 @@ restart = "unless-stopped"
 healthcheck = {{ command = ["/api", "healthcheck"], interval = "1s", timeout = "2s", retries = 3, start_period = "1s" }}
 resources = {{ memory = "128MiB", pids = 64, cpus = 1.0 }}
 "#,
-        project = names.project,
-        etl_tag = names.etl_tag,
-        api_tag = names.api_tag,
-        volume = names.volume,
-        network = names.network,
+        header = stack_header(names),
         etl = names.etl,
         api = names.api,
     )
-}
-
-/// Runs `orchestrator -f FILE ARGS...` and returns its output.
-fn orchestrator(file: &Path, args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .arg("-f")
-        .arg(file)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-/// Removes everything the test created, even when an assertion failed.
-struct Cleanup {
-    file: PathBuf,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let output = orchestrator(
-            &self.file,
-            &["-q", "down", "--volumes", "--images", "--timeout", "2"],
-        );
-        if !output.status.success() {
-            eprintln!("cleanup failed: {}", text(&output));
-        }
-    }
-}
-
-/// Sends `POST /predict` for the iris measurements `features` and returns
-/// the HTTP status and body.
-fn predict(port: u16, features: [f64; 4]) -> (u16, String) {
-    let body = format!(
-        r#"{{"sepal length (cm)": {}, "sepal width (cm)": {}, "petal length (cm)": {}, "petal width (cm)": {}}}"#,
-        features[0], features[1], features[2], features[3]
-    );
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split("\r\n\r\n")
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
-    (status, body)
-}
-
-fn prediction(port: u16, features: [f64; 4]) -> i64 {
-    let (status, body) = predict(port, features);
-    assert_eq!(status, 200, "POST /predict {features:?}: {body}");
-    let value: serde_json::Value = serde_json::from_str(&body).unwrap();
-    value["prediction"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no prediction in {body}"))
 }
 
 fn container_id(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> Option<String> {
@@ -230,27 +72,13 @@ fn container_running(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &
         .unwrap_or(false)
 }
 
-/// Connects to the engine, or returns `None` (skip) outside CI.
-fn engine_or_skip(runtime: &tokio::runtime::Runtime) -> Option<Engine> {
-    match runtime.block_on(Engine::connect()) {
-        Ok(engine) => Some(engine),
-        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and the Docker Engine is unreachable: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipped: the Docker Engine is unreachable ({error})");
-            None
-        }
-    }
-}
-
 #[test]
 fn stack_lifecycle_on_real_engine() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let Some(engine) = engine_or_skip(&runtime) else {
         return;
     };
-    let names = Names::new();
+    let names = Names::new("e2e");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stack.toml");
     std::fs::write(&file, stack_file(&names, None, names.port)).unwrap();
@@ -419,7 +247,7 @@ fn stack_lifecycle_on_real_engine() {
 #[test]
 fn unreachable_docker_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let names = Names::new();
+    let names = Names::new("e2e");
     let file = dir.path().join("stack.toml");
     std::fs::write(&file, stack_file(&names, None, names.port)).unwrap();
     let socket = dir.path().join("no-docker.sock");

@@ -13,58 +13,24 @@
 //! With `CI=true` the test fails when Docker is unreachable; elsewhere it is
 //! skipped with a message.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{
+    engine_or_skip, orchestrator, prediction, run_ok, stack_header, text, Cleanup, Names, BINARY,
+};
 use orchestrator::engine::{container, Engine};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_orchestrator");
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+/// Name of the container [`Extra`] adds to the base stack.
+fn extra_name(names: &Names) -> String {
+    format!("{}-extra", names.project)
 }
 
-/// Unique names of one test run.
-struct Names {
-    project: String,
-    etl_tag: String,
-    api_tag: String,
-    etl: String,
-    api: String,
-    extra: String,
-    volume: String,
-    network: String,
-    port: u16,
-}
-
-impl Names {
-    fn new() -> Self {
-        let id = format!("fp{}", std::process::id());
-        Self {
-            project: id.clone(),
-            etl_tag: format!("orchestrator-fp-etl:{id}"),
-            api_tag: format!("orchestrator-fp-api:{id}"),
-            etl: format!("{id}-etl"),
-            api: format!("{id}-api"),
-            extra: format!("{id}-extra"),
-            volume: format!("{id}-model-store"),
-            network: format!("{id}-backend"),
-            port: TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port(),
-        }
-    }
-}
-
-/// A container added to the base stack under the name `names.extra`.
+/// A container added to the base stack under the name [`extra_name`].
 enum Extra {
     None,
     /// A one-shot container running the api image, which serves until it
@@ -77,8 +43,6 @@ enum Extra {
 /// Writes the stack of `infra.toml` with this run's names, the ETL seed
 /// `seed` and the container `extra`.
 fn stack_file(names: &Names, seed: u32, extra: Extra) -> String {
-    let root = workspace_root();
-    let root = root.display();
     let extra = match extra {
         Extra::None => String::new(),
         Extra::EndlessJob(timeout) => format!(
@@ -91,7 +55,7 @@ depends_on = ["{etl}"]
 env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json" }}
 mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
 "#,
-            name = names.extra,
+            name = extra_name(names),
             etl = names.etl,
         ),
         Extra::FailingHealthcheck => format!(
@@ -104,43 +68,12 @@ env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json" }}
 mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
 healthcheck = {{ command = ["/api", "healthcheck", "--addr", "127.0.0.1:1"], interval = "1s", timeout = "1s", retries = 1, start_period = "1s" }}
 "#,
-            name = names.extra,
+            name = extra_name(names),
             etl = names.etl,
         ),
     };
     format!(
-        r#"
-[project]
-name = "{project}"
-
-[build_steps.binaries]
-command = ["cargo", "build", "--release", "--locked", "--target", "x86_64-unknown-linux-gnu", "-p", "etl", "-p", "api"]
-env = {{ RUSTFLAGS = "-C target-feature=+crt-static", CARGO_TARGET_DIR = "{root}/target" }}
-workdir = "{root}"
-inputs = ["Cargo.toml", "Cargo.lock", "model-artifact/**", "etl/**", "api/**"]
-outputs = ["{root}/target/x86_64-unknown-linux-gnu/release/etl", "{root}/target/x86_64-unknown-linux-gnu/release/api"]
-
-[images.etl]
-tag = "{etl_tag}"
-context = "{root}"
-dockerfile = "etl/Dockerfile"
-ignore_file = "{root}/etl/Dockerfile.dockerignore"
-after_steps = ["binaries"]
-
-[images.api]
-tag = "{api_tag}"
-context = "{root}"
-dockerfile = "api/Dockerfile"
-ignore_file = "{root}/api/Dockerfile.dockerignore"
-after_steps = ["binaries"]
-
-[volumes.model_store]
-name = "{volume}"
-
-[networks.backend]
-name = "{network}"
-driver = "bridge"
-
+        r#"{header}
 [containers.{etl}]
 image = "etl"
 run = "once"
@@ -163,44 +96,11 @@ restart = "unless-stopped"
 healthcheck = {{ command = ["/api", "healthcheck"], interval = "1s", timeout = "2s", retries = 3, start_period = "1s" }}
 resources = {{ memory = "128MiB", pids = 64, cpus = 1.0 }}
 {extra}"#,
-        project = names.project,
-        etl_tag = names.etl_tag,
-        api_tag = names.api_tag,
-        volume = names.volume,
-        network = names.network,
+        header = stack_header(names),
         etl = names.etl,
         api = names.api,
         port = names.port,
     )
-}
-
-fn orchestrator(file: &Path, args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .arg("-f")
-        .arg(file)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn run_ok(file: &Path, args: &[&str]) -> String {
-    let output = orchestrator(file, args);
-    assert!(
-        output.status.success(),
-        "`orchestrator {}`: {}",
-        args.join(" "),
-        text(&output)
-    );
-    text(&output)
 }
 
 /// Returns the line `plan --no-build` prints for the container `name`. The
@@ -216,50 +116,6 @@ fn plan_line(file: &Path, name: &str) -> String {
         })
         .unwrap_or_else(|| panic!("no plan line for {name}:\n{plan}"))
         .to_string()
-}
-
-/// Removes everything the test created, even when an assertion failed.
-struct Cleanup {
-    file: PathBuf,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let output = orchestrator(
-            &self.file,
-            &["-q", "down", "--volumes", "--images", "--timeout", "2"],
-        );
-        if !output.status.success() {
-            eprintln!("cleanup failed: {}", text(&output));
-        }
-    }
-}
-
-/// Sends `POST /predict` and returns the `prediction` field.
-fn prediction(port: u16, features: [f64; 4]) -> i64 {
-    let body = format!(
-        r#"{{"sepal length (cm)": {}, "sepal width (cm)": {}, "petal length (cm)": {}, "petal width (cm)": {}}}"#,
-        features[0], features[1], features[2], features[3]
-    );
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let json = response.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let value: serde_json::Value = serde_json::from_str(json).unwrap();
-    value["prediction"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no prediction in {json}"))
 }
 
 fn running(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> bool {
@@ -285,20 +141,6 @@ fn exists(runtime: &tokio::runtime::Runtime, engine: &Engine, name: &str) -> boo
         .is_some()
 }
 
-/// Connects to the engine, or returns `None` (skip) outside CI.
-fn engine_or_skip(runtime: &tokio::runtime::Runtime) -> Option<Engine> {
-    match runtime.block_on(Engine::connect()) {
-        Ok(engine) => Some(engine),
-        Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and the Docker Engine is unreachable: {error}")
-        }
-        Err(error) => {
-            eprintln!("skipped: the Docker Engine is unreachable ({error})");
-            None
-        }
-    }
-}
-
 /// Every `up` after the first runs with `--no-build`, so that other work on
 /// the same checkout cannot trigger a build between two steps.
 #[test]
@@ -307,10 +149,11 @@ fn failure_paths_on_real_engine() {
     let Some(engine) = engine_or_skip(&runtime) else {
         return;
     };
-    let names = Names::new();
+    let names = Names::new("fp");
+    let extra = extra_name(&names);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stack.toml");
-    let write = |seed, extra| std::fs::write(&file, stack_file(&names, seed, extra)).unwrap();
+    let write = |seed, added| std::fs::write(&file, stack_file(&names, seed, added)).unwrap();
     write(42, Extra::None);
     let _cleanup = Cleanup { file: file.clone() };
     let ran_etl = format!("ran {}", names.etl);
@@ -354,14 +197,12 @@ fn failure_paths_on_real_engine() {
     assert_eq!(output.status.code(), Some(5), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains(&format!(
-            "container `{}` did not finish within",
-            names.extra
-        )) && stderr.contains("was killed"),
+        stderr.contains(&format!("container `{extra}` did not finish within"))
+            && stderr.contains("was killed"),
         "{stderr}"
     );
     assert!(elapsed < Duration::from_secs(30), "took {elapsed:?}");
-    assert!(!running(&runtime, &engine, &names.extra), "still running");
+    assert!(!running(&runtime, &engine, &extra), "still running");
 
     // A service whose healthcheck fails makes `up` fail promptly, exit 4,
     // with the probe's last output.
@@ -372,7 +213,7 @@ fn failure_paths_on_real_engine() {
     assert_eq!(output.status.code(), Some(4), "{}", text(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains(&format!("container `{}` is unhealthy", names.extra)),
+        stderr.contains(&format!("container `{extra}` is unhealthy")),
         "{stderr}"
     );
     assert!(stderr.contains("last healthcheck output: "), "{stderr}");
@@ -382,7 +223,7 @@ fn failure_paths_on_real_engine() {
     // The unhealthy service above still runs under the same name, so the
     // wait is for a running container with another ID.
     write(7, Extra::EndlessJob("10m"));
-    let previous = container_id(&runtime, &engine, &names.extra);
+    let previous = container_id(&runtime, &engine, &extra);
     let mut child = Command::new(BINARY)
         .arg("-f")
         .arg(&file)
@@ -392,8 +233,7 @@ fn failure_paths_on_real_engine() {
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !running(&runtime, &engine, &names.extra)
-        || container_id(&runtime, &engine, &names.extra) == previous
+    while !running(&runtime, &engine, &extra) || container_id(&runtime, &engine, &extra) == previous
     {
         assert!(Instant::now() < deadline, "the endless job never started");
         std::thread::sleep(Duration::from_millis(100));
@@ -428,7 +268,7 @@ fn failure_paths_on_real_engine() {
     // declared, so its running container is removed, and the API serves.
     write(7, Extra::None);
     let up = run_ok(&file, &["up", "--no-build"]);
-    assert!(!exists(&runtime, &engine, &names.extra), "{up}");
+    assert!(!exists(&runtime, &engine, &extra), "{up}");
     assert!(running(&runtime, &engine, &names.api), "{up}");
     assert_eq!(prediction(names.port, [6.4, 3.2, 4.5, 1.5]), 1);
     let output = orchestrator(&file, &["up", "--no-build"]);
