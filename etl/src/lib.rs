@@ -17,6 +17,7 @@ mod dataset;
 mod error;
 mod evaluate;
 mod fit;
+mod install_staging;
 mod iris;
 mod publish;
 mod report;

@@ -76,7 +76,8 @@ pub fn publish_model(dir: &Path, artifact: &ModelArtifact) -> Result<Published, 
 /// Without `from/metrics.json`, an existing `dir/metrics.json` is removed,
 /// because it describes the model being replaced. Nothing is published
 /// unless every file to install is valid, and `from` and `dir` must not be
-/// the same directory or contain one another.
+/// the same directory or contain one another. Staging directories that
+/// earlier restores left in `dir` are removed first, whatever the outcome.
 pub fn install_model(from: &Path, dir: &Path, remove_source: bool) -> Result<Published, EtlError> {
     let dir_existed = dir.exists();
     create_dir(dir)?;
@@ -88,6 +89,7 @@ pub fn install_model(from: &Path, dir: &Path, remove_source: bool) -> Result<Pub
         return Err(error);
     }
     remove_stale_temporaries(dir)?;
+    crate::install_staging::remove_stale_staging(dir);
 
     let model_source = from.join(MODEL_FILE);
     let invalid = |source| EtlError::InvalidArtifact {

@@ -3,14 +3,18 @@
 //! the `/etl install` subcommand.
 //!
 //! Export reads the volume with the Engine API's `GET archive` endpoint
-//! from a created, never started container. Restore uploads the verified
-//! files into a staging directory inside the volume with `PUT archive`,
-//! then runs `/etl install --from <staging> --remove-source` once, with
-//! the volume mounted a second time so that `<staging>` lies outside the
-//! output directory. The install validates the model and publishes it with
-//! a rename. A reader of the
-//! volume (the API) therefore reads either the old model or the new one,
-//! never a partial file.
+//! from a created, never started container. Restore creates one install
+//! container with the volume mounted, uploads the verified files with
+//! `PUT archive` into a staging directory of that container's own
+//! filesystem, then starts it: `/etl install --from <staging>` validates
+//! the model and publishes it into the volume with a rename. A reader of
+//! the volume (the API) therefore reads either the old model or the new
+//! one, never a partial file.
+//!
+//! The staged files never enter the volume, so removing the container
+//! removes them, whether the install succeeded, failed, timed out or was
+//! killed. `etl install` also removes `.restore-*` staging directories
+//! that earlier versions uploaded into the volume and left behind.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -30,11 +34,9 @@ use crate::archive::{self, ArchivedVolume};
 use crate::engine::{container, image, volume, Engine, EngineError, Outcome};
 use crate::labels;
 
-/// Second mount point of the model volume in the install container. The
-/// staged files are read through it, because `etl install` rejects a
-/// `--from` path inside its output directory. Both paths reach the same
-/// volume, so `--remove-source` still removes the staged files from it.
-const STAGING_MOUNT: &str = "/restore-staging";
+/// Directory in the install container's own filesystem that receives the
+/// staged files. Removing the container removes it.
+const STAGING_DIR: &str = "/restore-staging";
 
 /// Bound on the one-shot install; it validates and renames two small files.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -58,7 +60,7 @@ pub async fn export_volume(
         source,
     })?;
     let name = helper_name(store, "export");
-    create_helper(engine, store, &name, true, None, false).await?;
+    create_helper(engine, store, &name, Helper::Export).await?;
     let downloaded = download_volume(engine, store, &name, raw).await;
     container::remove(engine, &name).await?;
     let mut raw = downloaded?;
@@ -97,30 +99,25 @@ pub async fn restore_volume(
     meter: &Meter,
 ) -> Result<RestoredVolume, TransferError> {
     let owner = require_helper_image(engine, store).await?;
-    let staging = format!(".restore-{}", unique_suffix());
-    let upload = staging_archive(file, path, &staging, owner)?;
+    let staging = STAGING_DIR.trim_start_matches('/');
+    let upload = staging_archive(file, path, staging, owner)?;
     let outcome = volume::ensure(engine, &store.volume, &store.volume_labels()).await?;
-
-    let name = helper_name(store, "upload");
-    create_helper(engine, store, &name, false, None, false).await?;
-    let uploaded = upload_files(engine, store, &name, upload).await;
-    container::remove(engine, &name).await?;
-    meter.advance(uploaded?);
 
     let name = helper_name(store, "install");
     let command = vec![
         "install".to_owned(),
         "--from".to_owned(),
-        format!("{STAGING_MOUNT}/{staging}"),
+        STAGING_DIR.to_owned(),
         "--output-dir".to_owned(),
         store.mount_target.clone(),
-        "--remove-source".to_owned(),
     ];
-    create_helper(engine, store, &name, false, Some(command), true).await?;
-    // NOTE: a failed install leaves the staging directory in the volume.
-    // The API reads only `model.json`, and the next restore stages under a
-    // new name, but nothing removes the leftover yet.
-    let installed = run_install(engine, store, &name).await;
+    create_helper(engine, store, &name, Helper::Install(command)).await?;
+    let installed = async {
+        meter.advance(upload_files(engine, &name, upload).await?);
+        run_install(engine, store, &name).await
+    }
+    .await;
+    // The staged files go with the container, whatever the install did.
     container::remove(engine, &name).await?;
     installed?;
 
@@ -132,7 +129,8 @@ pub async fn restore_volume(
 }
 
 /// Checks that the ETL image is present and returns its `uid:gid` user,
-/// which must own the staged files so the install can remove them.
+/// which becomes the owner of the staged files, so that the install,
+/// running as that user, can read them.
 async fn require_helper_image(
     engine: &Engine,
     store: &ModelStore,
@@ -169,6 +167,16 @@ fn unique_suffix() -> String {
     format!("{}-{nanos:09}", std::process::id())
 }
 
+/// Purpose of a helper container.
+enum Helper {
+    /// Reads the volume, mounted read-only. It is never started.
+    Export,
+    /// Runs this `etl` command with the volume mounted read-write. Its own
+    /// filesystem stays writable, because the staged files are uploaded
+    /// into it.
+    Install(Vec<String>),
+}
+
 /// Creates (never starts, unless the caller does) a hardened container of
 /// the ETL image with the model volume mounted and no network. It carries
 /// the project label, so `down` removes one left behind by a crash.
@@ -176,25 +184,23 @@ async fn create_helper(
     engine: &Engine,
     store: &ModelStore,
     name: &str,
-    read_only: bool,
-    command: Option<Vec<String>>,
-    staging_mount: bool,
+    helper: Helper,
 ) -> Result<(), TransferError> {
-    let mount = |target: &str| Mount {
-        target: Some(target.to_owned()),
+    let (read_only, command) = match helper {
+        Helper::Export => (true, None),
+        Helper::Install(command) => (false, Some(command)),
+    };
+    let mount = Mount {
+        target: Some(store.mount_target.clone()),
         source: Some(store.volume.clone()),
         typ: Some(MountType::VOLUME),
         read_only: Some(read_only),
         ..Default::default()
     };
-    let mut mounts = vec![mount(&store.mount_target)];
-    if staging_mount {
-        mounts.push(mount(STAGING_MOUNT));
-    }
     let host_config = HostConfig {
-        mounts: Some(mounts),
+        mounts: Some(vec![mount]),
         network_mode: Some("none".to_owned()),
-        readonly_rootfs: Some(true),
+        readonly_rootfs: Some(read_only),
         cap_drop: Some(vec!["ALL".to_owned()]),
         security_opt: Some(vec!["no-new-privileges".to_owned()]),
         ..Default::default()
@@ -330,22 +336,22 @@ fn staging_archive(
     builder.into_inner().map_err(read_error)
 }
 
-async fn upload_files(
-    engine: &Engine,
-    store: &ModelStore,
-    name: &str,
-    upload: Vec<u8>,
-) -> Result<u64, TransferError> {
+/// Uploads the staging archive into the root of the container `name`.
+async fn upload_files(engine: &Engine, name: &str, upload: Vec<u8>) -> Result<u64, TransferError> {
     let size = upload.len() as u64;
     let options = UploadToContainerOptionsBuilder::default()
-        .path(&store.mount_target)
+        .path("/")
         .no_overwrite_dir_non_dir("true")
         .build();
     engine
         .docker
         .upload_to_container(name, Some(options), bollard::body_full(upload.into()))
         .await
-        .map_err(EngineError::api("upload files to", "volume", &store.volume))?;
+        .map_err(EngineError::api(
+            "upload the model files to",
+            "container",
+            name,
+        ))?;
     Ok(size)
 }
 
