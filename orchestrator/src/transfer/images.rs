@@ -66,9 +66,12 @@ pub struct LoadedTag {
 /// now points at the image the archive holds. `file` must be the handle the
 /// archive was verified through, rewound to its start.
 ///
-/// A tag the load stream names (`Loaded image: TAG`) points at the image
-/// the engine built from the verified bytes, so only the tags it does not
-/// name cost an inspection after the load.
+/// Every tag is inspected again after the load, so the report gives the ID
+/// the engine assigned. That ID may differ from the one the archive names,
+/// for example on an engine that identifies images by manifest digest, so a
+/// tag that the load stream names (`Loaded image: TAG`) is accepted
+/// whatever its ID. A tag that the stream does not name must point at the
+/// archive's image ID.
 pub async fn load_images(
     engine: &Engine,
     path: &Path,
@@ -88,25 +91,18 @@ pub async fn load_images(
     let previous = current_ids(engine, expected.iter().map(|(tag, _)| tag)).await?;
     let named = send_archive(engine, path, file, meter).await?;
 
-    let unnamed = expected.iter().filter(|(tag, _)| !named.contains(tag));
-    let mut found = current_ids(engine, unnamed.map(|(tag, _)| tag))
-        .await?
-        .into_iter();
+    let found = current_ids(engine, expected.iter().map(|(tag, _)| tag)).await?;
     let mut loaded = Vec::new();
-    for ((tag, expected), previous) in expected.into_iter().zip(previous) {
-        let id = if named.contains(&tag) {
-            expected
-        } else {
-            let id = found.next().flatten().unwrap_or_default();
-            if expected.starts_with("sha256:") && id != expected {
-                return Err(TransferError::LoadMismatch {
-                    tag,
-                    expected,
-                    actual: id,
-                });
-            }
-            id
-        };
+    for (((tag, expected), previous), found) in expected.into_iter().zip(previous).zip(found) {
+        let id = found.unwrap_or_default();
+        let confirmed = named.contains(&tag) && !id.is_empty();
+        if !confirmed && expected.starts_with("sha256:") && id != expected {
+            return Err(TransferError::LoadMismatch {
+                tag,
+                expected,
+                actual: id,
+            });
+        }
         loaded.push(LoadedTag { tag, id, previous });
     }
     Ok(loaded)
