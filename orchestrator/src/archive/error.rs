@@ -61,6 +61,9 @@ pub enum ArchiveError {
     #[error("entry {entry:?} has unsupported type {kind}; only files, directories and links are allowed")]
     UnsupportedEntry { entry: String, kind: String },
 
+    #[error("entry {entry:?} has an ambiguous tar header: {reason}; tar readers disagree on what it contains, so the engine could load files that were not verified")]
+    AmbiguousEntry { entry: String, reason: &'static str },
+
     #[error("entry {entry:?} appears more than once")]
     DuplicateEntry { entry: String },
 

@@ -1,11 +1,13 @@
 //! Verification of image and volume archives before any byte reaches the
 //! engine: the sidecar checksum, a well-formed tar with its end marker,
-//! safe entry names and links, every file the manifests name, and every
+//! headers that the engine's tar reader reads the same way, safe entry
+//! names and links, every file the manifests name, and every
 //! content-addressed digest.
 //!
 //! Pure code over `Read`, so every hostile case is a unit test. The whole
 //! file is read once; import then streams the same open file to the engine.
 
+mod ambiguity;
 mod docker_layout;
 mod entry_path;
 mod error;

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use super::entry_path::{normalize_entry, resolve_hardlink, resolve_symlink};
-use super::ArchiveError;
+use super::{ambiguity, ArchiveError};
 
 /// Files up to this size are kept in memory so manifests and configs can be
 /// parsed after the pass; larger files are only hashed.
@@ -122,6 +122,9 @@ pub fn scan(reader: impl Read) -> Result<Scan, ArchiveError> {
         end_of_last_entry = entry.raw_file_position() + size.div_ceil(BLOCK) * BLOCK;
 
         let path = normalize_entry(&entry.path_bytes())?;
+        if entry.header().entry_type() != EntryType::XGlobalHeader {
+            ambiguity::check(&mut entry, &path)?;
+        }
         let kind = match entry.header().entry_type() {
             EntryType::Regular | EntryType::Continuous => {
                 let keep = size <= METADATA_LIMIT && kept_bytes + size <= METADATA_TOTAL_LIMIT;

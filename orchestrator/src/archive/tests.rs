@@ -914,3 +914,175 @@ fn real_oci_flipped_blob_byte_fails() {
         }
     }
 }
+
+/// Entries that a reader which disagrees on the preceding header would
+/// extract: a manifest that also loads a second, never verified image.
+fn hidden_entries() -> Vec<u8> {
+    let manifest = serde_json::to_vec(&serde_json::json!([{
+        "Config": "2222.json",
+        "RepoTags": ["hidden:1"],
+        "Layers": [],
+    }]))
+    .unwrap();
+    let mut bytes = build(&[
+        Item::File("manifest.json", manifest),
+        Item::File("2222.json", b"{}".to_vec()),
+    ]);
+    bytes.truncate(bytes.len() - 1024);
+    bytes
+}
+
+/// A ustar header of `kind` with a raw name and a declared size.
+fn raw_header(name: &[u8], kind: tar::EntryType, size: u64) -> tar::Header {
+    let mut header = tar::Header::new_ustar();
+    write_raw_name(&mut header.as_old_mut().name, name);
+    header.set_entry_type(kind);
+    header.set_mode(0o755);
+    header.set_mtime(0);
+    header.set_size(size);
+    header.set_cksum();
+    header
+}
+
+/// A verifiable image archive, then `header` and `data` padded to a
+/// block, then the end-of-archive marker.
+fn legacy_then(header: &tar::Header, data: &[u8]) -> Vec<u8> {
+    let mut bytes = LegacyArchive::new().bytes();
+    bytes.truncate(bytes.len() - 1024);
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes.resize(bytes.len().next_multiple_of(512) + 1024, 0);
+    bytes
+}
+
+/// A pax extended header holding `records`, followed by a file.
+fn pax_then_file(records: &[(&str, &str)], name: &str, data: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (key, value) in records {
+        let record = format!(" {key}={value}\n");
+        // The length prefix counts its own digits.
+        let mut length = record.len() + 1;
+        while format!("{length}{record}").len() != length {
+            length += 1;
+        }
+        body.extend_from_slice(format!("{length}{record}").as_bytes());
+    }
+    let mut bytes = raw_header(b"PaxHeader", tar::EntryType::XHeader, body.len() as u64)
+        .as_bytes()
+        .to_vec();
+    bytes.extend_from_slice(&body);
+    bytes.resize(bytes.len().next_multiple_of(512), 0);
+    let file = raw_header(name.as_bytes(), tar::EntryType::Regular, data.len() as u64);
+    bytes.extend_from_slice(file.as_bytes());
+    bytes.extend_from_slice(data);
+    bytes.resize(bytes.len().next_multiple_of(512), 0);
+    bytes
+}
+
+fn assert_ambiguous(bytes: &[u8], expected_entry: &str) {
+    match verify_bytes(bytes) {
+        Err(ArchiveError::AmbiguousEntry { entry, .. }) => assert_eq!(entry, expected_entry),
+        other => panic!("expected an ambiguous entry {expected_entry:?}, got {other:?}"),
+    }
+}
+
+#[test]
+fn header_only_entries_with_content_fail() {
+    // Go's archive/tar, which the engine loads with, reads no data after
+    // these headers, so it would extract the hidden manifest.
+    let hidden = hidden_entries();
+    for kind in [
+        tar::EntryType::Directory,
+        tar::EntryType::Symlink,
+        tar::EntryType::Link,
+    ] {
+        let mut header = raw_header(b"pad", kind, hidden.len() as u64);
+        header.set_link_name("manifest.json").unwrap();
+        header.set_cksum();
+        assert_ambiguous(&legacy_then(&header, &hidden), "pad");
+    }
+}
+
+#[test]
+fn old_style_file_named_as_directory_fails() {
+    let hidden = hidden_entries();
+    let mut header = raw_header(b"pad/", tar::EntryType::Regular, hidden.len() as u64);
+    header.as_old_mut().linkflag = [0];
+    header.set_cksum();
+    assert_ambiguous(&legacy_then(&header, &hidden), "pad");
+}
+
+#[test]
+fn nul_in_long_name_fails() {
+    // Go cuts a GNU long name at its first NUL: `manifest.json` here.
+    let name = b"manifest.json\0hidden";
+    let mut long = tar::Header::new_gnu();
+    long.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    long.set_entry_type(tar::EntryType::GNULongName);
+    long.set_size(name.len() as u64);
+    long.set_mtime(0);
+    long.set_cksum();
+    let mut data = name.to_vec();
+    data.resize(512, 0);
+    let mut file = tar::Header::new_gnu();
+    file.set_path("short").unwrap();
+    file.set_size(2);
+    file.set_mtime(0);
+    file.set_cksum();
+    data.extend_from_slice(file.as_bytes());
+    data.extend_from_slice(b"[]");
+    assert_ambiguous(&legacy_then(&long, &data), "manifest.json\0hidden");
+}
+
+#[test]
+fn duplicate_pax_key_fails() {
+    // The tar crate takes the first `path`, Go the last.
+    let tail = pax_then_file(
+        &[("path", "decoy.json"), ("path", "manifest.json")],
+        "decoy",
+        b"[]",
+    );
+    let mut bytes = LegacyArchive::new().bytes();
+    bytes.truncate(bytes.len() - 1024);
+    bytes.extend_from_slice(&tail);
+    bytes.extend_from_slice(&[0; 1024]);
+    assert_ambiguous(&bytes, "decoy.json");
+}
+
+#[test]
+fn gnu_sparse_pax_records_fail() {
+    // Go renames the entry to `GNU.sparse.name`; the tar crate does not.
+    let tail = pax_then_file(
+        &[
+            ("GNU.sparse.major", "0"),
+            ("GNU.sparse.minor", "1"),
+            ("GNU.sparse.name", "manifest.json"),
+            ("GNU.sparse.size", "2"),
+            ("GNU.sparse.numblocks", "1"),
+            ("GNU.sparse.map", "0,2"),
+        ],
+        "decoy",
+        b"[]",
+    );
+    let mut bytes = LegacyArchive::new().bytes();
+    bytes.truncate(bytes.len() - 1024);
+    bytes.extend_from_slice(&tail);
+    bytes.extend_from_slice(&[0; 1024]);
+    assert_ambiguous(&bytes, "decoy");
+}
+
+#[test]
+fn ustar_prefix_read_differently_fails() {
+    // Go joins the prefix (`blobs/sha256/x` here) whatever the version
+    // field contains, and reads a shorter prefix from star headers.
+    // The tar crate applies the prefix of version `00` headers only.
+    for (version, trailer, seen_as) in [(*b"xx", [0u8; 4], "x"), (*b"00", *b"tar\0", "blobs/x")] {
+        let mut header = raw_header(b"x", tar::EntryType::Regular, 2);
+        let bytes = header.as_mut_bytes();
+        bytes[345..351].copy_from_slice(b"blobs/");
+        bytes[263..265].copy_from_slice(&version);
+        bytes[508..512].copy_from_slice(&trailer);
+        header.set_cksum();
+        assert_ambiguous(&legacy_then(&header, b"[]"), seen_as);
+    }
+}
