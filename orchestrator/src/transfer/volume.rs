@@ -60,9 +60,9 @@ pub async fn export_volume(
         source,
     })?;
     let name = helper_name(store, "export");
-    create_helper(engine, store, &name, Helper::Export).await?;
+    let helper = HelperGuard::create(engine, store, &name, Helper::Export).await?;
     let downloaded = download_volume(engine, store, &name, raw).await;
-    container::remove(engine, &name).await?;
+    helper.remove().await?;
     let mut raw = downloaded?;
 
     let repacked = repack_volume(&mut raw, &store.volume)?;
@@ -111,14 +111,14 @@ pub async fn restore_volume(
         "--output-dir".to_owned(),
         store.mount_target.clone(),
     ];
-    create_helper(engine, store, &name, Helper::Install(command)).await?;
+    let helper = HelperGuard::create(engine, store, &name, Helper::Install(command)).await?;
     let installed = async {
         meter.advance(upload_files(engine, &name, upload).await?);
         run_install(engine, store, &name).await
     }
     .await;
     // The staged files go with the container, whatever the install did.
-    container::remove(engine, &name).await?;
+    helper.remove().await?;
     installed?;
 
     Ok(RestoredVolume {
@@ -165,6 +165,99 @@ fn unique_suffix() -> String {
         .unwrap_or_default()
         .subsec_nanos();
     format!("{}-{nanos:09}", std::process::id())
+}
+
+/// Bound on the removal of a helper container whose command was dropped.
+const DROP_REMOVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A created helper container, removed when dropped before
+/// [`HelperGuard::remove`] ran. Ctrl-C drops the command's future between
+/// two engine calls, and the helper, created or already started, would
+/// otherwise outlive the command, holding the volume and, for an install,
+/// the staged files. The create request runs as its own task, so that a
+/// drop while it is in flight waits for it instead of racing it.
+struct HelperGuard<'a> {
+    engine: &'a Engine,
+    name: &'a str,
+    pending_create: Option<tokio::task::JoinHandle<Result<(), TransferError>>>,
+    armed: bool,
+}
+
+impl<'a> HelperGuard<'a> {
+    async fn create(
+        engine: &'a Engine,
+        store: &ModelStore,
+        name: &'a str,
+        helper: Helper,
+    ) -> Result<Self, TransferError> {
+        let task = {
+            let (engine, store, name) = (engine.clone(), store.clone(), name.to_owned());
+            tokio::spawn(async move { create_helper(&engine, &store, &name, helper).await })
+        };
+        let mut guard = Self {
+            engine,
+            name,
+            pending_create: Some(task),
+            armed: true,
+        };
+        let created = match guard.pending_create.as_mut() {
+            Some(task) => task.await,
+            None => Ok(Ok(())),
+        };
+        guard.pending_create = None;
+        match created {
+            Ok(Ok(())) => Ok(guard),
+            Ok(Err(error)) => Err(error),
+            Err(error) => Err(TransferError::Engine(EngineError::Api {
+                operation: "create",
+                kind: "container",
+                name: name.to_owned(),
+                source: bollard::errors::Error::IOError {
+                    err: std::io::Error::other(error),
+                },
+            })),
+        }
+    }
+
+    async fn remove(mut self) -> Result<Outcome, EngineError> {
+        self.armed = false;
+        container::remove(self.engine, self.name).await
+    }
+}
+
+impl Drop for HelperGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // Blocking is the one way to finish engine calls in `drop`; it
+        // needs the multi-threaded runtime that `main` starts.
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::MultiThread {
+            return;
+        }
+        let pending_create = self.pending_create.take();
+        let removal = tokio::time::timeout(DROP_REMOVE_TIMEOUT, async {
+            if let Some(task) = pending_create {
+                let _ = task.await;
+            }
+            container::remove(self.engine, self.name).await
+        });
+        match tokio::task::block_in_place(|| handle.block_on(removal)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(container = self.name, %error, "failed to remove a helper container; `down` removes it")
+            }
+            Err(_) => {
+                tracing::warn!(
+                    container = self.name,
+                    "timed out removing a helper container; `down` removes it"
+                )
+            }
+        }
+    }
 }
 
 /// Purpose of a helper container.
@@ -382,7 +475,98 @@ async fn run_install(engine: &Engine, store: &ModelStore, name: &str) -> Result<
 
 #[cfg(test)]
 mod tests {
+    use sha2::Digest;
+
     use super::*;
+
+    /// Builds a `docker save` archive of one image, `FROM scratch` with one
+    /// empty layer, tagged `tag`.
+    fn tiny_image_archive(tag: &str) -> Vec<u8> {
+        let append = |builder: &mut tar::Builder<Vec<u8>>, path: &str, data: &[u8]| {
+            let mut header = tar::Header::new_ustar();
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, path, data).unwrap();
+        };
+        let layer = tar::Builder::new(Vec::new()).into_inner().unwrap();
+        let diff_id = hex::encode(sha2::Sha256::digest(&layer));
+        let config = serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": { "Cmd": ["/absent"] },
+            "rootfs": { "type": "layers", "diff_ids": [format!("sha256:{diff_id}")] },
+        })
+        .to_string();
+        let config_name = format!("{}.json", hex::encode(sha2::Sha256::digest(&config)));
+        let manifest = serde_json::json!([{
+            "Config": config_name,
+            "RepoTags": [tag],
+            "Layers": ["layer/layer.tar"],
+        }])
+        .to_string();
+        let mut builder = tar::Builder::new(Vec::new());
+        append(&mut builder, &config_name, config.as_bytes());
+        append(&mut builder, "layer/layer.tar", &layer);
+        append(&mut builder, "manifest.json", manifest.as_bytes());
+        builder.into_inner().unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn dropped_guard_removes_the_helper() {
+        let engine = match Engine::connect().await {
+            Ok(engine) => engine,
+            Err(error) => {
+                eprintln!("skipped: the Docker Engine is unreachable ({error})");
+                return;
+            }
+        };
+        let suffix = unique_suffix();
+        let tag = format!("orchestrator-unit-helper:{suffix}");
+        let options = bollard::query_parameters::ImportImageOptionsBuilder::new()
+            .quiet(true)
+            .build();
+        let body = bollard::body_full(tiny_image_archive(&tag).into());
+        let mut progress = engine.docker.import_image(options, body, None);
+        while let Some(item) = progress.next().await {
+            item.unwrap();
+        }
+        let store = ModelStore {
+            volume: format!("orchestrator-unit-helper-{suffix}"),
+            volume_key: "model_store".to_owned(),
+            mount_target: "/data".to_owned(),
+            image: tag.clone(),
+            project: "orchestrator-unit".to_owned(),
+        };
+        let name = helper_name(&store, "export");
+
+        // Ctrl-C while the create request is in flight: the command's
+        // future is polled once, then dropped.
+        let mut create = Box::pin(HelperGuard::create(&engine, &store, &name, Helper::Export));
+        assert!(futures_util::poll!(create.as_mut()).is_pending());
+        drop(create);
+
+        // A create request still in flight would add the container later.
+        let mut left = None;
+        for _ in 0..20 {
+            left = container::inspect(&engine, &name).await.unwrap();
+            if left.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        container::remove(&engine, &name).await.unwrap();
+        engine
+            .docker
+            .remove_image(
+                &tag,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+            .unwrap();
+        let _ = volume::remove(&engine, &store.volume).await;
+        assert!(left.is_none(), "the helper container {name} is left");
+    }
 
     #[test]
     fn owner_from_image_user() {
