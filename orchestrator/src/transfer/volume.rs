@@ -18,7 +18,7 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
@@ -379,7 +379,13 @@ fn repack_volume(raw: &mut File, volume_name: &str) -> Result<Vec<u8>, TransferE
     builder.into_inner().map_err(read_error)
 }
 
-/// Builds the upload: the verified archive's files and directories under
+/// The files of a volume archive that `etl install` reads. Only they are
+/// uploaded: verification admits other files, and staging them too would
+/// buffer an archive padded with large extra files in memory and in the
+/// install container for nothing.
+const STAGED_FILES: [&str; 2] = ["model.json", "metrics.json"];
+
+/// Builds the upload: the verified archive's [`STAGED_FILES`] under
 /// `staging/`, owned by `owner`.
 fn staging_archive(
     file: File,
@@ -409,10 +415,18 @@ fn staging_archive(
         let kind = entry.header().entry_type();
         // Verification admitted only files and directories; anything else
         // here means the file changed since, and is skipped.
-        if !(kind.is_file() || kind.is_dir()) {
+        if !kind.is_file() {
             continue;
         }
-        let relative = entry.path().map_err(read_error)?.into_owned();
+        let relative: PathBuf = entry
+            .path()
+            .map_err(read_error)?
+            .components()
+            .filter(|component| *component != Component::CurDir)
+            .collect();
+        if !STAGED_FILES.iter().any(|name| relative == Path::new(name)) {
+            continue;
+        }
         let mut header = entry.header().clone();
         header.set_uid(owner.0);
         header.set_gid(owner.1);
@@ -566,6 +580,45 @@ mod tests {
             .unwrap();
         let _ = volume::remove(&engine, &store.volume).await;
         assert!(left.is_none(), "the helper container {name} is left");
+    }
+
+    #[test]
+    fn staging_contains_only_the_installed_files() {
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut append = |path: &str, kind: tar::EntryType, data: &[u8]| {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(kind);
+            header.set_size(data.len() as u64);
+            header.set_mode(0o644);
+            builder.append_data(&mut header, path, data).unwrap();
+        };
+        append("./model.json", tar::EntryType::Regular, b"{}");
+        append("metrics.json", tar::EntryType::Regular, b"{}");
+        append("extra.bin", tar::EntryType::Regular, &[0; 4096]);
+        append("sub", tar::EntryType::Directory, b"");
+        append("sub/model.json", tar::EntryType::Regular, b"{}");
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&builder.into_inner().unwrap()).unwrap();
+        file.seek(SeekFrom::Start(0)).unwrap();
+
+        let upload = staging_archive(file, Path::new("model.tar"), "staging", (1, 2)).unwrap();
+
+        let mut archive = tar::Archive::new(upload.as_slice());
+        let staged: Vec<(String, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let path = entry.path().unwrap().to_string_lossy().into_owned();
+                (path, entry.header().uid().unwrap())
+            })
+            .collect();
+        let expected: Vec<(String, u64)> =
+            ["staging", "staging/model.json", "staging/metrics.json"]
+                .into_iter()
+                .map(|path| (path.to_owned(), 1))
+                .collect();
+        assert_eq!(staged, expected);
     }
 
     #[test]
