@@ -52,6 +52,21 @@ enum Command {
     Import(import::ImportArgs),
 }
 
+/// Returns the recovery step to print after Ctrl-C ended `command`.
+fn interrupted_next_step(command: &Command) -> &'static str {
+    match command {
+        Command::Up(_) => "run `up` again to converge from the state left behind",
+        Command::Down(_) => "run `down` again to remove what is left",
+        Command::Export(_) => {
+            "run `export` again; an unfinished archive is never left at the target path"
+        }
+        Command::Import(_) => {
+            "run `import` again; it verifies the archives again and loads or restores what is missing"
+        }
+        _ => "nothing was changed",
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -73,7 +88,10 @@ fn main() -> ExitCode {
             _ = tokio::signal::ctrl_c() => match &cli.command {
                 // Ctrl-C is how the user ends a follow, so it counts as success.
                 Command::Logs(args) if args.follow => Ok(()),
-                _ => Err(Failure::Interrupted.into()),
+                command => Err(Failure::Interrupted {
+                    next_step: interrupted_next_step(command),
+                }
+                .into()),
             },
         }
     });

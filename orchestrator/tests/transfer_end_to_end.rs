@@ -357,6 +357,15 @@ fn failed_restore_leaves_no_staging() {
         )),
         "{stderr}"
     );
+    // The archive came without a sidecar, which import points out.
+    assert!(
+        stderr.contains(&format!(
+            "warning: {} has no {}.sha256 beside it",
+            bad.display(),
+            bad.display()
+        )),
+        "{stderr}"
+    );
 
     let after = volume_entries(&file, &dir.path().join("after.tar"));
     assert_eq!(staging_entries(&after), Vec::<&str>::new());

@@ -76,7 +76,7 @@ fn verify_image(
         return Err(ArchiveError::InvalidMetadata {
             entry: config_path,
             reason: format!(
-                "it declares {} layers but {referenced_by} lists {}",
+                "its rootfs declares {} layer digests but {referenced_by} lists {} layer files",
                 diff_ids.len(),
                 item.layers.len()
             ),

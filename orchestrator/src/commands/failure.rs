@@ -79,8 +79,10 @@ pub enum Failure {
     Conflicts(Vec<Conflict>),
     #[error("no container `{name}` in the stack file; the stack declares: {}", .declared.join(", "))]
     UnknownContainer { name: String, declared: Vec<String> },
-    #[error("interrupted; run `up` again to converge from the state left behind")]
-    Interrupted,
+    /// Ctrl-C ended the command. `next_step` is the recovery the message
+    /// gives.
+    #[error("interrupted; {next_step}")]
+    Interrupted { next_step: &'static str },
 }
 
 fn format_log(log: &[String]) -> String {
@@ -126,7 +128,7 @@ pub fn exit_code(error: &anyhow::Error) -> i32 {
                 Failure::OneShotTimedOut { .. } | Failure::ServiceTimedOut { .. } => 5,
                 Failure::PortInUse { .. } => 7,
                 Failure::ImageMissing { .. } => 8,
-                Failure::Interrupted => 130,
+                Failure::Interrupted { .. } => 130,
                 Failure::UnknownContainer { .. } => 2,
                 Failure::Conflicts(_) => 1,
             };

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::path::PathBuf;
 
 use super::{load_stack, Global};
-use crate::archive::{Contents, VerifiedArchive};
+use crate::archive::{sidecar, Contents, VerifiedArchive};
 use crate::engine::{Engine, Outcome};
 use crate::progress::Mode;
 use crate::transfer::{self, Imported, ModelStore};
@@ -33,6 +33,17 @@ pub async fn run(global: &Global, args: &ImportArgs) -> anyhow::Result<()> {
         async { Ok::<_, anyhow::Error>(Engine::connect().await?) },
         verify_all(&args.paths, mode),
     )?;
+    for (path, archive, _) in &verified {
+        if !archive.sidecar_checked {
+            // Without the sidecar, damage in transit that still leaves a
+            // well-formed archive (a changed tag name, say) goes unseen.
+            eprintln!(
+                "warning: {} has no {} beside it, so its checksum was not checked; copy the sidecar with the archive",
+                path.display(),
+                sidecar::sidecar_path(path).display()
+            );
+        }
+    }
     // Images first: restoring a volume needs the ETL image.
     verified.sort_by_key(|(_, archive, _)| matches!(archive.contents, Contents::Volume(_)));
 

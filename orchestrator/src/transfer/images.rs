@@ -15,7 +15,7 @@ use futures_util::{stream, StreamExt};
 use super::output_file::OutputFile;
 use super::{Meter, TransferError, WrittenArchive};
 use crate::archive::ArchivedImage;
-use crate::engine::{image, Engine};
+use crate::engine::{image, Engine, EngineError};
 
 /// Size of the chunks read from an archive and sent to the engine.
 const CHUNK: usize = 1 << 20;
@@ -67,11 +67,11 @@ pub struct LoadedTag {
 /// archive was verified through, rewound to its start.
 ///
 /// Every tag is inspected again after the load, so the report gives the ID
-/// the engine assigned. That ID may differ from the one the archive names,
-/// for example on an engine that identifies images by manifest digest, so a
-/// tag that the load stream names (`Loaded image: TAG`) is accepted
-/// whatever its ID. A tag that the stream does not name must point at the
-/// archive's image ID.
+/// the engine assigned. An engine with the containerd image store names an
+/// image by a manifest digest, not by the config digest a `docker save`
+/// archive uses, so there a tag that the load stream names
+/// (`Loaded image: TAG`) is accepted whatever its ID. Everywhere else each
+/// tag must point at the archive's image ID.
 pub async fn load_images(
     engine: &Engine,
     path: &Path,
@@ -92,20 +92,47 @@ pub async fn load_images(
     let named = send_archive(engine, path, file, meter).await?;
 
     let found = current_ids(engine, expected.iter().map(|(tag, _)| tag)).await?;
+    let mut containerd_store = None;
     let mut loaded = Vec::new();
     for (((tag, expected), previous), found) in expected.into_iter().zip(previous).zip(found) {
         let id = found.unwrap_or_default();
-        let confirmed = named.contains(&tag) && !id.is_empty();
-        if !confirmed && expected.starts_with("sha256:") && id != expected {
-            return Err(TransferError::LoadMismatch {
-                tag,
-                expected,
-                actual: id,
-            });
+        if expected.starts_with("sha256:") && id != expected {
+            // Requested only on a mismatch, so a matching load costs no
+            // extra round trip.
+            if containerd_store.is_none() {
+                containerd_store = Some(uses_containerd_store(engine).await?);
+            }
+            let renamed = containerd_store == Some(true) && named.contains(&tag) && !id.is_empty();
+            if !renamed {
+                return Err(TransferError::LoadMismatch {
+                    tag,
+                    expected,
+                    actual: id,
+                });
+            }
         }
         loaded.push(LoadedTag { tag, id, previous });
     }
     Ok(loaded)
+}
+
+/// Returns whether the engine keeps images in the containerd image store,
+/// which `docker info` shows as the storage driver status
+/// `driver-type: io.containerd.snapshotter.v1`.
+// NOTE: checked against the documentation only; Engine 20.10, the one
+// available here, has no containerd image store.
+async fn uses_containerd_store(engine: &Engine) -> Result<bool, TransferError> {
+    let info = engine.docker.info().await.map_err(EngineError::api(
+        "inspect",
+        "engine",
+        &engine.endpoint,
+    ))?;
+    Ok(info.driver_status.unwrap_or_default().iter().any(|pair| {
+        pair.first().map(String::as_str) == Some("driver-type")
+            && pair
+                .get(1)
+                .is_some_and(|value| value.starts_with("io.containerd.snapshotter"))
+    }))
 }
 
 /// Returns the image IDs that `tags` point at in the engine, in order, with

@@ -90,6 +90,20 @@ impl OutputFile {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // The older sidecar is removed first. If the process is killed between
+        // the rename and the new sidecar, the new archive then has no sidecar
+        // rather than the old archive's checksum, which import would report
+        // as a mismatch.
+        match std::fs::remove_file(&sidecar_path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(TransferError::Write {
+                    path: sidecar_path,
+                    source,
+                })
+            }
+        }
         temporary
             .persist(&target)
             .map_err(|error| write_error(error.error))?;

@@ -62,8 +62,9 @@ pub async fn export_volume(
     let name = helper_name(store, "export");
     let helper = HelperGuard::create(engine, store, &name, Helper::Export).await?;
     let downloaded = download_volume(engine, store, &name, raw).await;
-    helper.remove().await?;
+    let removed = helper.remove().await;
     let mut raw = downloaded?;
+    removed?;
 
     let repacked = repack_volume(&mut raw, &store.volume)?;
     archive::verify_reader(repacked.as_slice(), None, path).map_err(|source| {
@@ -118,8 +119,10 @@ pub async fn restore_volume(
     }
     .await;
     // The staged files go with the container, whatever the install did.
-    helper.remove().await?;
+    // The install's own error, when there is one, is the one reported.
+    let removed = helper.remove().await;
     installed?;
+    removed?;
 
     Ok(RestoredVolume {
         volume: store.volume.clone(),
