@@ -146,13 +146,28 @@ fn predict() {}
 #[allow(dead_code)]
 fn metrics() {}
 
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/openapi.json", responses(
+    (status = 200, description = "The OpenAPI 3.1 document of this service", content_type = "application/json")
+))]
+#[allow(dead_code)]
+fn openapi_document() {}
+
+/// Swagger UI for this document, served from files compiled into the
+/// binary. `/docs` redirects to `/docs/`.
+#[utoipa::path(get, path = "/docs/", responses(
+    (status = 200, description = "The Swagger UI page", content_type = "text/html")
+))]
+#[allow(dead_code)]
+fn docs_page() {}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Iris prediction API",
         description = "Serves predictions of the iris classifier that etl publishes."
     ),
-    paths(readiness, liveness, predict, metrics),
+    paths(readiness, liveness, predict, metrics, openapi_document, docs_page),
     components(schemas(
         IrisFeatures,
         PredictRequest,

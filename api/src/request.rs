@@ -192,13 +192,20 @@ fn parse_row(
     feature_names: &[String],
     errors: &mut Vec<FieldError>,
 ) -> Option<Vec<f64>> {
-    let Ok(Entries(entries)) = serde_json::from_str::<Entries>(raw.get()) else {
-        errors.push(FieldError {
-            loc: location(prefix, None),
-            msg: "the object is not valid JSON".to_owned(),
-            kind: "json_invalid",
-        });
-        return None;
+    let entries = match serde_json::from_str::<Entries>(raw.get()) {
+        Ok(Entries(entries)) => entries,
+        Err(error) => {
+            // The whole body parsed as JSON text and values stay raw, so
+            // what fails here is the decoding of a key's escapes.
+            errors.push(FieldError {
+                loc: location(prefix, None),
+                msg: format!(
+                    "a key has an escape sequence that is not valid Unicode, such as an unpaired surrogate like \\ud800 ({error}); send keys as plain UTF-8"
+                ),
+                kind: "json_invalid",
+            });
+            return None;
+        }
     };
     row_from_entries(entries, prefix, feature_names, errors)
 }

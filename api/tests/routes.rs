@@ -685,6 +685,19 @@ async fn openapi_document_describes_predict() {
             "error type {kind} is documented"
         );
     }
+    for path in [
+        "/",
+        "/livez",
+        "/predict",
+        "/metrics",
+        "/openapi.json",
+        "/docs/",
+    ] {
+        assert!(
+            document["paths"][path].is_object(),
+            "path {path} is documented"
+        );
+    }
     let features = &document["components"]["schemas"]["IrisFeatures"]["properties"];
     for name in common::FEATURES {
         assert!(features[name].is_object(), "feature {name} is documented");
@@ -741,6 +754,11 @@ async fn error_types_match_their_descriptions() {
         assert_eq!(errors["detail"][0]["type"], kind, "{body}");
         let explanation = type_description(&description, kind);
         assert!(explanation.contains(phrase), "{kind}: {explanation}");
+        if kind == "json_invalid" {
+            // The message gives the parser's reason, not only that it failed.
+            let message = errors["detail"][0]["msg"].as_str().unwrap();
+            assert!(message.contains("not valid Unicode"), "{message}");
+        }
     }
 }
 
