@@ -16,7 +16,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    engine_or_skip, orchestrator, prediction, stack_header, text, Cleanup, Names, BINARY,
+    api_container, engine_or_skip, etl_container, orchestrator, prediction, stack_header, text,
+    Cleanup, Names, BINARY,
 };
 use orchestrator::engine::{container, network, volume, Engine};
 use orchestrator::labels;
@@ -28,32 +29,10 @@ fn stack_file(names: &Names, etl_input: Option<&str>, host_port: u16) -> String 
         .map(|path| format!(", ETL_INPUT = \"{path}\""))
         .unwrap_or_default();
     format!(
-        r#"{header}
-[containers.{etl}]
-image = "etl"
-run = "once"
-timeout = "2m"
-outputs = ["/data/model.json"]
-env = {{ ETL_OUTPUT_DIR = "/data", ETL_MIN_ACCURACY = "0.9", ETL_SEED = "42"{etl_input} }}
-mounts = [{{ volume = "model_store", target = "/data" }}]
-networks = ["backend"]
-resources = {{ memory = "512MiB", pids = 64 }}
-
-[containers.{api}]
-image = "api"
-run = "service"
-depends_on = ["{etl}"]
-env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json", RUST_LOG = "info" }}
-mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
-networks = ["backend"]
-ports = [{{ host = {host_port}, container = 8000, host_ip = "127.0.0.1" }}]
-restart = "unless-stopped"
-healthcheck = {{ command = ["/api", "healthcheck"], interval = "1s", timeout = "2s", retries = 3, start_period = "1s" }}
-resources = {{ memory = "128MiB", pids = 64, cpus = 1.0 }}
-"#,
-        header = stack_header(names),
-        etl = names.etl,
-        api = names.api,
+        "{}{}{}",
+        stack_header(names),
+        etl_container(names, "2m", "42", &etl_input),
+        api_container(names, host_port, "1s"),
     )
 }
 

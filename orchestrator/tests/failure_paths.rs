@@ -21,7 +21,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    engine_or_skip, orchestrator, prediction, run_ok, stack_header, text, Cleanup, Names, BINARY,
+    api_container, engine_or_skip, etl_container, orchestrator, prediction, run_ok, stack_header,
+    text, Cleanup, Names, BINARY,
 };
 use orchestrator::engine::{container, Engine};
 
@@ -73,33 +74,10 @@ healthcheck = {{ command = ["/api", "healthcheck", "--addr", "127.0.0.1:1"], int
         ),
     };
     format!(
-        r#"{header}
-[containers.{etl}]
-image = "etl"
-run = "once"
-timeout = "2m"
-outputs = ["/data/model.json"]
-env = {{ ETL_OUTPUT_DIR = "/data", ETL_MIN_ACCURACY = "0.9", ETL_SEED = "{seed}" }}
-mounts = [{{ volume = "model_store", target = "/data" }}]
-networks = ["backend"]
-resources = {{ memory = "512MiB", pids = 64 }}
-
-[containers.{api}]
-image = "api"
-run = "service"
-depends_on = ["{etl}"]
-env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json", RUST_LOG = "info" }}
-mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
-networks = ["backend"]
-ports = [{{ host = {port}, container = 8000, host_ip = "127.0.0.1" }}]
-restart = "unless-stopped"
-healthcheck = {{ command = ["/api", "healthcheck"], interval = "1s", timeout = "2s", retries = 3, start_period = "1s" }}
-resources = {{ memory = "128MiB", pids = 64, cpus = 1.0 }}
-{extra}"#,
-        header = stack_header(names),
-        etl = names.etl,
-        api = names.api,
-        port = names.port,
+        "{}{}{}{extra}",
+        stack_header(names),
+        etl_container(names, "2m", &seed.to_string(), ""),
+        api_container(names, names.port, "1s"),
     )
 }
 

@@ -20,47 +20,17 @@ use std::process::Command;
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use common::{
-    engine_or_skip, orchestrator, prediction, run_ok, stack_header, text, Cleanup, Names,
+    api_container, engine_or_skip, etl_container, orchestrator, prediction, run_ok, stack_header,
+    text, Cleanup, Names,
 };
 use orchestrator::engine::{container, Engine};
 
 /// Renders the stack of `infra.toml` with this run's names. With `api`
 /// false, the ETL container is the only container.
 fn stack_file(names: &Names, api: bool) -> String {
-    let mut stack = format!(
-        r#"{header}
-[containers.{etl}]
-image = "etl"
-run = "once"
-timeout = "10m"
-outputs = ["/data/model.json"]
-env = {{ ETL_OUTPUT_DIR = "/data", ETL_MIN_ACCURACY = "0.9", ETL_SEED = "42" }}
-mounts = [{{ volume = "model_store", target = "/data" }}]
-networks = ["backend"]
-resources = {{ memory = "512MiB", pids = 64 }}
-"#,
-        header = stack_header(names),
-        etl = names.etl,
-    );
+    let mut stack = stack_header(names) + &etl_container(names, "10m", "42", "");
     if api {
-        stack.push_str(&format!(
-            r#"
-[containers.{api}]
-image = "api"
-run = "service"
-depends_on = ["{etl}"]
-env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json", RUST_LOG = "info" }}
-mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
-networks = ["backend"]
-ports = [{{ host = {port}, container = 8000, host_ip = "127.0.0.1" }}]
-restart = "unless-stopped"
-healthcheck = {{ command = ["/api", "healthcheck"], interval = "2s", timeout = "2s", retries = 3, start_period = "2s" }}
-resources = {{ memory = "128MiB", pids = 64, cpus = 1.0 }}
-"#,
-            api = names.api,
-            etl = names.etl,
-            port = names.port,
-        ));
+        stack.push_str(&api_container(names, names.port, "2s"));
     }
     stack
 }

@@ -110,6 +110,49 @@ driver = "bridge"
     )
 }
 
+/// Renders the one-shot ETL container of `infra.toml`, with its run
+/// `timeout`, its split `seed`, and `extra_env` appended to its `env`
+/// table (`, ETL_INPUT = "…"`, say).
+pub fn etl_container(names: &Names, timeout: &str, seed: &str, extra_env: &str) -> String {
+    format!(
+        r#"
+[containers.{etl}]
+image = "etl"
+run = "once"
+timeout = "{timeout}"
+outputs = ["/data/model.json"]
+env = {{ ETL_OUTPUT_DIR = "/data", ETL_MIN_ACCURACY = "0.9", ETL_SEED = "{seed}"{extra_env} }}
+mounts = [{{ volume = "model_store", target = "/data" }}]
+networks = ["backend"]
+resources = {{ memory = "512MiB", pids = 64 }}
+"#,
+        etl = names.etl,
+    )
+}
+
+/// Renders the API service of `infra.toml`, published on 127.0.0.1 at
+/// `host_port`, whose health check runs every `health_interval` and first
+/// after the same start period.
+pub fn api_container(names: &Names, host_port: u16, health_interval: &str) -> String {
+    format!(
+        r#"
+[containers.{api}]
+image = "api"
+run = "service"
+depends_on = ["{etl}"]
+env = {{ API_ADDR = "0.0.0.0:8000", API_MODEL_PATH = "/data/model.json", RUST_LOG = "info" }}
+mounts = [{{ volume = "model_store", target = "/data", read_only = true }}]
+networks = ["backend"]
+ports = [{{ host = {host_port}, container = 8000, host_ip = "127.0.0.1" }}]
+restart = "unless-stopped"
+healthcheck = {{ command = ["/api", "healthcheck"], interval = "{health_interval}", timeout = "2s", retries = 3, start_period = "{health_interval}" }}
+resources = {{ memory = "128MiB", pids = 64, cpus = 1.0 }}
+"#,
+        api = names.api,
+        etl = names.etl,
+    )
+}
+
 /// Runs `orchestrator -f FILE ARGS...` and returns its output.
 pub fn orchestrator(file: &Path, args: &[&str]) -> Output {
     Command::new(BINARY)
