@@ -195,7 +195,8 @@ fn method_label(method: &str) -> &'static str {
         .unwrap_or(OTHER_METHOD)
 }
 
-/// The route label of a request path: one of [`ROUTES`] or `unmatched`.
+/// Returns the route label of a request path: one of [`ROUTES`] or
+/// `unmatched`.
 #[cfg(test)]
 fn route_label(path: &str) -> &'static str {
     ROUTES.get(route_index(path)).copied().unwrap_or(UNMATCHED)

@@ -1,9 +1,9 @@
 //! Tar headers that two readers can parse differently. The engine reads an
 //! image archive with Go's `archive/tar`, this verifier with the `tar`
 //! crate. Where the two disagree on an entry's name or on where its data
-//! ends, one archive contains two sets of files: the one verified here and the
-//! one the engine loads, which may carry a manifest, config or tag that no
-//! check ever saw.
+//! ends, one archive contains two sets of files: the one verified here and
+//! the one the engine loads. The second may carry a manifest, config or tag
+//! that no check ever saw.
 //!
 //! The forms below are rejected rather than read one way or the other.
 //! `docker save`, skopeo and the `tar` crate's builder write none of them.
@@ -36,7 +36,7 @@ pub fn check<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str) -> Result<(), A
     }
     let kind = entry.header().entry_type();
     if is_header_only(kind) && entry.size() != 0 {
-        // Go reads no data after a directory or link header; the `tar`
+        // Go reads no data after a directory or link header, but the `tar`
         // crate reads `size` bytes, so those bytes can hide entries.
         return Err(ambiguous("a directory or link header declares content"));
     }
@@ -48,9 +48,10 @@ pub fn check<R: Read>(entry: &mut tar::Entry<'_, R>, path: &str) -> Result<(), A
     Ok(())
 }
 
-/// Go applies the ustar prefix field whatever the version field contains,
-/// and reads a shorter prefix from star headers. The `tar` crate applies
-/// the prefix only to version `00` and does not recognize star headers.
+/// Rejects ustar headers whose name prefix the readers apply differently.
+/// Go applies the prefix field whatever the version field contains, and
+/// reads a shorter prefix from star headers. The `tar` crate applies the
+/// prefix only to version `00` and does not recognize star headers.
 fn check_header_format(bytes: &[u8; 512]) -> Result<(), &'static str> {
     if bytes[MAGIC] != *b"ustar\0" {
         return Ok(());
@@ -64,8 +65,8 @@ fn check_header_format(bytes: &[u8; 512]) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Of two records with the same key, the `tar` crate uses the first and Go
-/// the last. The `tar` crate skips a malformed record, where Go fails. Go
+/// Rejects pax records that the readers apply differently. Of two records
+/// with the same key, the `tar` crate uses the first and Go the last. The `tar` crate skips a malformed record, where Go fails. Go
 /// also renames and reassembles GNU sparse files from their `GNU.sparse.*`
 /// records, which the `tar` crate ignores.
 fn check_pax_records<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(), &'static str> {

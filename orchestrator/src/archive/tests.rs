@@ -932,7 +932,7 @@ fn hidden_entries() -> Vec<u8> {
     bytes
 }
 
-/// A ustar header of `kind` with a raw name and a declared size.
+/// Builds a ustar header of `kind` with a raw name and a declared size.
 fn raw_header(name: &[u8], kind: tar::EntryType, size: u64) -> tar::Header {
     let mut header = tar::Header::new_ustar();
     write_raw_name(&mut header.as_old_mut().name, name);
@@ -944,8 +944,8 @@ fn raw_header(name: &[u8], kind: tar::EntryType, size: u64) -> tar::Header {
     header
 }
 
-/// A verifiable image archive, then `header` and `data` padded to a
-/// block, then the end-of-archive marker.
+/// Builds a verifiable image archive followed by `header`, `data` padded
+/// to a block, and the end-of-archive marker.
 fn legacy_then(header: &tar::Header, data: &[u8]) -> Vec<u8> {
     let mut bytes = LegacyArchive::new().bytes();
     bytes.truncate(bytes.len() - 1024);
@@ -955,7 +955,7 @@ fn legacy_then(header: &tar::Header, data: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// A pax extended header holding `records`, followed by a file.
+/// Builds a pax extended header with `records`, followed by a file.
 fn pax_then_file(records: &[(&str, &str)], name: &str, data: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
     for (key, value) in records {
